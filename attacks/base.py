@@ -1,0 +1,59 @@
+"""What every attack receives and returns.
+
+An attack is given, per target, the target image, its references and its poison budget —
+exactly the attacker's knowledge in the paper's threat model (§3.1): no access to the clean
+pre-training set, the encoder architecture or the loss. It returns unlabeled poison images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List
+
+import numpy as np
+
+from benchmark.registry import Registry
+
+ATTACKS = Registry("attack")
+
+
+@dataclass(frozen=True)
+class AttackTarget:
+    image: np.ndarray               # uint8 32×32×3
+    references: np.ndarray          # uint8 R×32×32×3, of the target class
+    n_poisons: int
+
+
+@dataclass(frozen=True)
+class PoisonSet:
+    images: np.ndarray              # uint8 P×32×32×3
+    target_ids: np.ndarray          # which target each poison serves (bookkeeping, never shown to defenses)
+    meta: Dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+class Attack:
+    """Base class: subclasses set ``name`` and implement :meth:`craft`."""
+
+    name = "attack"
+
+    def params(self) -> Dict[str, Any]:
+        """JSON-serialisable parameters, recorded with every result."""
+        return {}
+
+    def craft(self, targets: List[AttackTarget], rng: np.random.Generator) -> PoisonSet:
+        raise NotImplementedError
+
+
+def register_attack(name: str):
+    return ATTACKS.register(name)
+
+
+def create_attack(name: str, **params: Any) -> Attack:
+    return ATTACKS.create(name, **params)
+
+
+def list_attacks() -> List[str]:
+    return ATTACKS.names()

@@ -1,0 +1,87 @@
+"""Pure metric functions (PoisonedEncoder paper §5.1 and Eq. 3), tested against hand values.
+
+Nothing here touches a model: inputs are counts, predictions or feature arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence, Tuple
+
+import numpy as np
+
+# Two-sided 95% normal quantile, used by the Wilson score interval.
+Z_95 = 1.959963984540054
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z_95) -> Tuple[float, float]:
+    """Wilson score interval for a binomial proportion.
+
+    Preferred over the normal (Wald) interval because ASR is estimated from few targets and is
+    often 0 or 1, where Wald collapses to a zero-width interval.
+    """
+    if trials < 0 or successes < 0 or successes > trials:
+        raise ValueError(f"need 0 <= successes <= trials, got {successes}/{trials}")
+    if trials == 0:
+        return (0.0, 1.0)
+    p = successes / trials
+    denom = 1.0 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def attack_success_rate(predictions: Sequence[int], target_classes: Sequence[int]) -> float:
+    """ASR: fraction of target inputs predicted as their attacker-chosen target class (§5.1)."""
+    pred = np.asarray(predictions)
+    tgt = np.asarray(target_classes)
+    if pred.shape != tgt.shape:
+        raise ValueError("predictions and target classes differ in shape")
+    if pred.size == 0:
+        return float("nan")
+    return float(np.mean(pred == tgt))
+
+
+def accuracy(predictions: Sequence[int], labels: Sequence[int]) -> float:
+    """Top-1 accuracy; CA on a clean encoder, PA on a poisoned or defended one."""
+    pred = np.asarray(predictions)
+    lab = np.asarray(labels)
+    if pred.shape != lab.shape:
+        raise ValueError("predictions and labels differ in shape")
+    if pred.size == 0:
+        return float("nan")
+    return float(np.mean(pred == lab))
+
+
+def utility_loss(clean_accuracy: float, poisoned_accuracy: float) -> float:
+    """CA − PA: accuracy points lost by poisoning (or by a defense)."""
+    return clean_accuracy - poisoned_accuracy
+
+
+def dropped_ratio(clean_accuracy: float, poisoned_accuracy: float) -> float:
+    """(CA − PA) / CA, the relative drop the paper reports for defenses (§6)."""
+    if clean_accuracy == 0:
+        return float("nan")
+    return (clean_accuracy - poisoned_accuracy) / clean_accuracy
+
+
+def mean_cosine_similarity(target_feature: np.ndarray, reference_features: np.ndarray) -> float:
+    """Mean cosine similarity between one target's features and each reference's features."""
+    t = np.asarray(target_feature, dtype=np.float64).reshape(-1)
+    r = np.asarray(reference_features, dtype=np.float64).reshape(len(reference_features), -1)
+    t = t / max(np.linalg.norm(t), 1e-12)
+    r = r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12)
+    return float(np.mean(r @ t))
+
+
+def outer_objective(target_features: np.ndarray, reference_features: Sequence[np.ndarray]) -> float:
+    """Eq. 3 of the paper: mean over all (target, reference) pairs of cos(f(x_t), f(x_r)).
+
+    ``reference_features[i]`` holds the references of target ``i``; pairs are weighted
+    equally, so targets with more references count more, exactly as in Eq. 3.
+    """
+    total, pairs = 0.0, 0
+    for t, refs in zip(target_features, reference_features):
+        total += mean_cosine_similarity(t, refs) * len(refs)
+        pairs += len(refs)
+    return total / pairs if pairs else float("nan")

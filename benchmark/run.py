@@ -1,0 +1,106 @@
+"""python -m benchmark.run — run a tier's cells for the given attacks, defense and seeds.
+
+Each (attack, defense, seed) cell writes one JSON record; existing records are skipped, so an
+interrupted run resumes where it stopped. Encoders are cached in --cache-dir and shared by
+every cell that trains on the same data with the same config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from .errors import BenchmarkError
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "cl-poisonbench"
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    import attacks
+    import defenses
+    from .tiers import list_tiers
+
+    p = argparse.ArgumentParser(prog="python -m benchmark.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tier", default="smoke",
+                   help=f"built-in tier ({', '.join(list_tiers())}) or a path to a tier .toml (default: smoke)")
+    p.add_argument("--defense", default="none",
+                   help=f"registered defense to evaluate (known: {', '.join(defenses.list_defenses())}; default: none)")
+    p.add_argument("--attack", nargs="+", default=["poisoned_encoder"], metavar="NAME",
+                   help=f"attacks to run (known: {', '.join(attacks.list_attacks())}; default: poisoned_encoder; "
+                        "'none' records the clean encoder)")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, metavar="N",
+                   help="seeds (encoder init, augmentation, threat draw); default: the tier's [run] seeds")
+    p.add_argument("--data-root", default=None, metavar="DIR",
+                   help="directory with NAME/{train,test}.tar image-folder archives (or extracted folders)")
+    p.add_argument("--download-root", default=None, metavar="DIR",
+                   help="download missing datasets with torchvision into DIR (needs internet)")
+    p.add_argument("--results-dir", default="results", type=Path, metavar="DIR",
+                   help="where result records go (default: ./results)")
+    p.add_argument("--cache-dir", default=None, type=Path, metavar="DIR",
+                   help=f"encoder checkpoint cache (default: {default_cache_dir()})")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda[:N]")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a tier value, e.g. --set pretrain.epochs=40 (repeatable; JSON values)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--no-leaderboard", action="store_true", help="do not print the leaderboard table at the end")
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        return _run(args)
+    except BenchmarkError as exc:
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    import attacks
+    import defenses
+    from tqdm.auto import tqdm
+
+    from .runner import Options, load_data, run_cell
+    from .tiers import load_tier
+
+    cfg = load_tier(args.tier, args.overrides)
+    for name in args.attack:
+        attacks.ATTACKS.get(name)  # unknown names fail before any work
+    defenses.DEFENSES.get(args.defense)
+    seeds = args.seeds if args.seeds is not None else cfg.get("run", {}).get("seeds", [0])
+    if any(s < 0 for s in seeds):
+        raise BenchmarkError("seeds must be non-negative integers")
+    if args.data_root is not None and not Path(args.data_root).is_dir():
+        raise BenchmarkError(f"--data-root {args.data_root} is not a directory")
+    if args.device.startswith("cuda"):
+        import torch
+        if not torch.cuda.is_available():
+            raise BenchmarkError(f"--device {args.device}: no CUDA device available")
+    if args.threads is not None:
+        import torch
+        torch.set_num_threads(args.threads)
+
+    options = Options(args.data_root, args.download_root, args.cache_dir or default_cache_dir(),
+                      args.results_dir, args.device, not args.no_progress)
+    data = load_data(cfg, options)  # load once, validate before training anything
+    cells = [(a, s) for s in seeds for a in args.attack]
+    bar = tqdm(cells, desc=f"{cfg['tier']['name']} cells", disable=args.no_progress, unit="cell")
+    for attack, seed in bar:
+        bar.set_postfix(attack=attack, seed=seed)
+        run_cell(cfg, attack, args.defense, seed, options, data=data, log=tqdm.write)
+    if not args.no_leaderboard:
+        from leaderboard.build import load_records, render_markdown
+        print(render_markdown(load_records(args.results_dir), title=None))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

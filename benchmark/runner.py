@@ -1,0 +1,129 @@
+"""One grid cell: poison → defend → pre-train → evaluate → record (see ARCHITECTURE's diagram).
+
+Everything called here is a registry entry or a pure function; this file is only wiring.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+import attacks
+import defenses
+from attacks.base import AttackTarget
+from .data import ImageDataset, load_split
+from .encoder_cache import EncoderCache
+from .evaluate import ProbeConfig
+from .report import build_record, evaluate_pair
+from .ssl.simclr import PretrainConfig
+from .store import atomic_write_json, config_hash, read_json
+from .threat import ThreatSpec, draw_threat
+
+
+@dataclass
+class Options:
+    data_root: Optional[str] = None
+    download_root: Optional[str] = None
+    cache_dir: Path = Path(".cache")
+    results_dir: Path = Path("results")
+    device: str = "cpu"
+    progress: bool = True
+
+
+@dataclass
+class Data:
+    pretrain: ImageDataset
+    tasks: Dict[str, Dict[str, ImageDataset]]  # task → {"train", "test"}
+
+
+def grid_hash(cfg: Dict[str, Any]) -> str:
+    """Identifies the fixed encoder grid: the tier minus its seed list and descriptions."""
+    core = {k: v for k, v in cfg.items() if k not in ("run", "tier")}
+    return config_hash(core, 12)
+
+
+def record_path(options: Options, cfg: Dict[str, Any], attack: str, defense: str, seed: int) -> Path:
+    return options.results_dir / cfg["tier"]["name"] / grid_hash(cfg) / attack / defense / f"seed{seed}.json"
+
+
+def load_data(cfg: Dict[str, Any], options: Options) -> Data:
+    d = cfg["data"]
+    src = dict(data_root=options.data_root, download_root=options.download_root)
+    pre = load_split(d["pretrain"]["name"], d["pretrain"].get("split", "train"), limit=d["pretrain"].get("limit"), **src)
+    tasks = {t["name"]: {"train": load_split(t["name"], "train", limit=t.get("train_limit"), **src),
+                         "test": load_split(t["name"], "test", limit=t.get("test_limit"), **src)}
+             for t in d["tasks"]}
+    return Data(pre, tasks)
+
+
+def attack_targets(threat: ThreatSpec, data: Data, n_clean: int) -> List[AttackTarget]:
+    """What the attacker knows: each target image, its references and its budget."""
+    out = []
+    for t in threat.targets:
+        test = data.tasks[t.task]["test"]
+        out.append(AttackTarget(test.images[t.index], test.images[list(t.reference_indices)],
+                                threat.poisons_per_target(n_clean)))
+    return out
+
+
+def resolved_config(cfg: Dict[str, Any], attack, defense, seed: int) -> Dict[str, Any]:
+    return {"tier": cfg, "attack": {"name": attack.name, "params": attack.params()},
+            "defense": {"name": defense.name, "stage": defense.stage, "params": defense.params()}, "seed": seed}
+
+
+def run_cell(cfg: Dict[str, Any], attack_name: str, defense_name: str, seed: int, options: Options,
+             data: Optional[Data] = None, log=print) -> Path:
+    """Run one (attack, defense, seed) cell of a tier and write its record; skip if it exists."""
+    attack = attacks.create_attack(attack_name, **cfg.get("attack", {}).get(attack_name, {}))
+    defense = defenses.create_defense(defense_name, **cfg.get("defense", {}).get(defense_name, {}))
+    resolved = resolved_config(cfg, attack, defense, seed)
+    path = record_path(options, cfg, attack_name, defense_name, seed)
+    if path.exists() and read_json(path).get("config_hash") == config_hash(resolved):
+        log(f"skip: {path} exists")
+        return path
+
+    timings: Dict[str, Dict[str, float]] = {}
+
+    def timed(stage: str, fn, *a, **kw):
+        w, c = time.perf_counter(), time.process_time()
+        result = fn(*a, **kw)
+        timings[stage] = {"wall_seconds": time.perf_counter() - w, "cpu_seconds": time.process_time() - c}
+        return result
+
+    data = data or timed("load_data", load_data, cfg, options)
+    t = cfg["threat"]
+    threat = draw_threat({name: splits["test"].labels for name, splits in data.tasks.items()},
+                         t["targets_per_task"], t["n_references"], t["poison_rate"], np.random.default_rng(seed))
+    n_clean = len(data.pretrain)
+    cache = EncoderCache(options.cache_dir, options.device, options.progress)
+    base_pretrain = cfg["pretrain"]
+
+    clean = timed("pretrain_clean", cache.get, data.pretrain.images, PretrainConfig.from_dict(base_pretrain),
+                  seed, "clean")
+    poisons = timed("attack", attack.craft, attack_targets(threat, data, n_clean),
+                    np.random.default_rng([seed, 1]))
+    train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
+
+    # The defense sees an unflagged copy: a mutation cannot leak back into the harness.
+    keep = timed("defense_pre", defense.sanitize, train_set.copy(), np.random.default_rng([seed, 2]))
+    kept = train_set if keep is None else train_set[np.asarray(keep, bool)]
+    defended_cfg = PretrainConfig.from_dict(defense.adjust_pretrain(dict(base_pretrain)))
+    poisoned = timed("pretrain_poisoned", cache.get, kept, defended_cfg, seed, f"{attack_name}/{defense_name}")
+
+    probe = ProbeConfig.from_dict(cfg["probe"])
+    results = timed("evaluate", evaluate_pair, clean.encoder, poisoned.encoder, data.tasks, threat, probe,
+                    seed, options.device)
+    undefended_passes = clean.image_passes_for(len(train_set))
+    record = build_record(cfg, resolved, grid_hash(cfg), attack_name, defense_name, seed, threat, poisons,
+                          n_clean, keep, results, timings,
+                          {"pretrain_image_passes": poisoned.image_passes,
+                           "clean_pretrain_image_passes": clean.image_passes,
+                           "undefended_pretrain_image_passes": undefended_passes,
+                           "encoder_from_cache": poisoned.from_cache})
+    atomic_write_json(path, record)
+    log(f"wrote {path}")
+    return path

@@ -1,0 +1,1 @@
+"""Self-supervised pre-training: encoders, batched augmentation, losses, SimCLR."""

@@ -1,0 +1,188 @@
+"""SimCLR pre-training (Chen et al., 2020) as the PoisonedEncoder paper runs it (§5.1).
+
+NT-Xent with temperature 0.5; projection head feature_dim→feature_dim (no bias)→BN→ReLU→
+128·(feature_dim/512); Adam lr 1e-3, weight decay 1e-6. The whole (poisoned) pre-training
+set lives on the device as uint8; each step gathers a batch and augments it there.
+
+Reproducibility: model init uses ``seed``; every epoch's shuffling and augmentation use a
+generator seeded by (seed, epoch). A run resumed from its epoch checkpoint therefore continues
+exactly as the uninterrupted run would have, on CPU.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .augment import AugmentConfig, augment
+from .checkpoint import load_checkpoint, read_meta, save_checkpoint
+from .encoders import ENCODERS
+from .losses import nt_xent
+
+# Input normalisation (CIFAR-10 channel statistics), part of the encoder so that every
+# consumer — probes, defenses, attacks — feeds images in [0, 1].
+MEAN = (0.4914, 0.4822, 0.4465)
+STD = (0.2470, 0.2435, 0.2616)
+
+
+class Encoder(nn.Module):
+    """Backbone with input normalisation; maps float N×3×32×32 in [0, 1] to N×feature_dim."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+        self.feature_dim: int = backbone.feature_dim
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone((x - self.mean) / self.std)
+
+
+class SimCLRModel(nn.Module):
+    def __init__(self, encoder: Encoder):
+        super().__init__()
+        self.encoder = encoder
+        d = encoder.feature_dim
+        self.head = nn.Sequential(nn.Linear(d, d, bias=False), nn.BatchNorm1d(d), nn.ReLU(),
+                                  nn.Linear(d, max(16, d // 4)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x))
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    arch: str = "resnet18"
+    width: int = 64
+    blocks: Sequence[int] = (2, 2, 2, 2)
+    epochs: int = 300
+    batch_size: int = 512
+    lr: float = 1e-3
+    weight_decay: float = 1e-6
+    temperature: float = 0.5
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    checkpoint_epochs: Sequence[int] = ()
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = asdict(self)
+        d["blocks"] = list(self.blocks)
+        d["checkpoint_epochs"] = sorted(set(int(e) for e in self.checkpoint_epochs))
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "PretrainConfig":
+        d = dict(d)
+        aug = d.pop("augment", {}) or {}
+        if isinstance(aug, dict):
+            aug = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
+            aug = AugmentConfig(**aug)
+        return cls(augment=aug, **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+@dataclass
+class PretrainResult:
+    encoder: Encoder
+    epochs: int
+    image_passes: int          # images forwarded through the encoder (2 views per image)
+    wall_seconds: float        # of this process's training only (0 when loaded from cache)
+    cpu_seconds: float
+    losses: List[float]
+    from_cache: bool
+    epoch_checkpoints: Dict[int, Path]
+
+
+def build_encoder(cfg: PretrainConfig) -> Encoder:
+    return Encoder(ENCODERS.create(cfg.arch, width=cfg.width, blocks=tuple(cfg.blocks)))
+
+
+def _epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
+    g = torch.Generator(device=device)
+    g.manual_seed(int(seed) * 1_000_003 + int(epoch))
+    return g
+
+
+def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "cpu",
+             workdir: Optional[Path] = None, progress: bool = True, desc: str = "pre-train") -> PretrainResult:
+    """Pre-train a SimCLR encoder on uint8 ``images`` (N×32×32×3).
+
+    With ``workdir``: a finished run (``final.safetensors``) is loaded instead of retrained; an
+    interrupted one resumes from ``last.safetensors``; encoder weights are kept at
+    ``cfg.checkpoint_epochs`` (``epoch_XXXX.safetensors``) for early stopping.
+    """
+    dev = torch.device(device)
+    torch.manual_seed(seed)
+    # channels_last roughly doubles CPU convolution throughput here (measured in benchmarks/).
+    model = SimCLRModel(build_encoder(cfg)).to(dev, memory_format=torch.channels_last)
+    n = len(images)
+    batch = min(cfg.batch_size, n)
+    steps = n // batch  # drop the last partial batch: constant batch size for BatchNorm and NT-Xent
+    passes_per_epoch = steps * batch * 2
+    ckpt_epochs = sorted(set(int(e) for e in cfg.checkpoint_epochs if 0 < int(e) <= cfg.epochs))
+
+    def epoch_paths() -> Dict[int, Path]:
+        return {e: workdir / f"epoch_{e:04d}.safetensors" for e in ckpt_epochs} if workdir else {}
+
+    if workdir is not None and (workdir / "final.safetensors").exists():
+        meta = load_checkpoint(workdir / "final.safetensors", model, device=dev)
+        return PretrainResult(model.encoder.eval(), cfg.epochs, cfg.epochs * passes_per_epoch, 0.0, 0.0,
+                              meta.get("losses", []), True, epoch_paths())
+
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start, losses = 0, []
+    if workdir is not None and (workdir / "last.safetensors").exists():
+        meta = load_checkpoint(workdir / "last.safetensors", model, opt, device=dev)
+        start, losses = int(meta["epoch"]), list(meta["losses"])
+
+    data = torch.from_numpy(np.ascontiguousarray(images)).to(dev).permute(0, 3, 1, 2)  # uint8 NCHW view
+    t0, c0 = time.perf_counter(), time.process_time()
+    bar = tqdm(range(start, cfg.epochs), desc=desc, disable=not progress, leave=False,
+               initial=start, total=cfg.epochs, unit="ep")
+    for epoch in bar:
+        model.train()
+        g = _epoch_generator(seed, epoch, dev)
+        perm = torch.randperm(n, generator=g, device=dev)
+        total = 0.0
+        for step in range(steps):
+            x = data[perm[step * batch:(step + 1) * batch]].float().div_(255)
+            views = torch.cat([augment(x, cfg.augment, g), augment(x, cfg.augment, g)])
+            views = views.contiguous(memory_format=torch.channels_last)
+            z = model(views)
+            loss = nt_xent(z[:batch], z[batch:], cfg.temperature)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        losses.append(total / max(steps, 1))
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        done = epoch + 1
+        if workdir is not None:
+            if done in ckpt_epochs:
+                save_checkpoint(workdir / f"epoch_{done:04d}.safetensors", model.encoder, meta={"epoch": done})
+            if done < cfg.epochs:
+                save_checkpoint(workdir / "last.safetensors", model, opt, meta={"epoch": done, "losses": losses})
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if workdir is not None:
+        save_checkpoint(workdir / "final.safetensors", model, meta={"epoch": cfg.epochs, "losses": losses})
+        (workdir / "last.safetensors").unlink(missing_ok=True)
+    model.eval()
+    return PretrainResult(model.encoder, cfg.epochs, cfg.epochs * passes_per_epoch, wall, cpu,
+                          losses, False, epoch_paths())
+
+
+def load_encoder_checkpoint(path: Path, cfg: PretrainConfig, device: str = "cpu") -> Encoder:
+    """An encoder saved at an intermediate epoch (used by early stopping)."""
+    enc = build_encoder(cfg).to(device)
+    load_checkpoint(path, enc, device=device)
+    return enc.eval()
+
+
+__all__ = ["Encoder", "SimCLRModel", "PretrainConfig", "PretrainResult", "pretrain",
+           "load_encoder_checkpoint", "read_meta"]

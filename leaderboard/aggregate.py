@@ -1,0 +1,65 @@
+"""Aggregate records over seeds and targets (pure: records in, data frames out)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import numpy as np
+import pandas as pd
+
+from benchmark.metrics import wilson_interval
+
+GROUP = ["tier", "grid_hash", "pretrain_set", "encoder", "attack", "defense"]
+
+
+def _pooled(targets: List[Dict[str, Any]]) -> Dict[str, Any]:
+    n = len(targets)
+    hits = sum(t["poisoned_prediction"] == t["target_class"] for t in targets)
+    base = sum(t["clean_prediction"] == t["target_class"] for t in targets)
+    correct = [t for t in targets if t["clean_prediction"] == t["true_class"]]
+    flips = sum(t["poisoned_prediction"] == t["target_class"] for t in correct)
+    return {"targets": n, "asr": hits / n if n else np.nan, "asr_ci": wilson_interval(hits, n),
+            "clean_asr": base / n if n else np.nan, "clean_asr_ci": wilson_interval(base, n),
+            "flips": flips, "clean_correct": len(correct),
+            "outer": float(np.mean([t["poisoned_cosine"] for t in targets])) if n else np.nan,
+            "clean_outer": float(np.mean([t["clean_cosine"] for t in targets])) if n else np.nan}
+
+
+def summary_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
+    """One row per (tier, grid, pre-training set, encoder, attack, defense)."""
+    rows = []
+    frame = pd.DataFrame([{k: r[k] for k in GROUP} | {"i": i} for i, r in enumerate(records)])
+    if frame.empty:
+        return pd.DataFrame()
+    for key, grp in frame.groupby(GROUP, sort=True):
+        recs = [records[i] for i in grp["i"]]
+        ca = np.array([r["mean_clean_accuracy"] for r in recs])
+        pa = np.array([r["mean_poisoned_accuracy"] for r in recs])
+        row = dict(zip(GROUP, key))
+        row.update(_pooled([t for r in recs for t in r["targets"]]))
+        row.update({"seeds": len(recs), "ca": ca.mean(), "ca_sd": ca.std(ddof=1) if len(ca) > 1 else 0.0,
+                    "pa": pa.mean(), "pa_sd": pa.std(ddof=1) if len(pa) > 1 else 0.0,
+                    "utility_loss": float(np.mean(ca - pa)),
+                    "dropped_ratio": float(np.mean((ca - pa) / ca)),
+                    "cost_multiple": float(np.mean([r["cost"]["cost_multiple"] for r in recs])),
+                    "pretrain_image_passes": float(np.mean([r["cost"]["pretrain_image_passes"] for r in recs]))})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def task_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
+    """One row per (group, downstream task): ASR over that task's targets, CA and PA."""
+    rows = []
+    by_key: Dict[tuple, List[Dict[str, Any]]] = {}
+    for r in records:
+        by_key.setdefault(tuple(r[k] for k in GROUP), []).append(r)
+    for key in sorted(by_key):
+        recs = by_key[key]
+        for task in sorted({t for r in recs for t in r["tasks"]}):
+            ca = np.array([r["tasks"][task]["clean_accuracy"] for r in recs if task in r["tasks"]])
+            pa = np.array([r["tasks"][task]["poisoned_accuracy"] for r in recs if task in r["tasks"]])
+            row = dict(zip(GROUP, key), task=task)
+            row.update(_pooled([t for r in recs for t in r["targets"] if t["task"] == task]))
+            row.update({"ca": ca.mean(), "pa": pa.mean(), "utility_loss": float(np.mean(ca - pa))})
+            rows.append(row)
+    return pd.DataFrame(rows)

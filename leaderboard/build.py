@@ -1,0 +1,92 @@
+"""python -m leaderboard.build — turn result records into the markdown leaderboard.
+
+The output is a pure function of the records: same records, same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from tabulate import tabulate
+
+from benchmark.errors import BenchmarkError
+from benchmark.report import RECORD_SCHEMA
+from benchmark.store import atomic_write_bytes
+
+from .aggregate import summary_table, task_table
+
+
+def load_records(results_dir: Path) -> List[Dict[str, Any]]:
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise BenchmarkError(f"results directory {results_dir} does not exist")
+    records = []
+    for path in sorted(results_dir.rglob("*.json")):
+        try:
+            rec = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise BenchmarkError(f"{path}: not valid JSON ({exc})") from exc
+        if isinstance(rec, dict) and rec.get("schema") == RECORD_SCHEMA:
+            records.append(rec)
+    return records
+
+
+def _ci(p: float, ci) -> str:
+    return f"{p:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-PoisonBench leaderboard") -> str:
+    out = [f"# {title}\n"] if title else []
+    if not records:
+        return "\n".join(out + ["No result records found.\n"])
+    summary, tasks = summary_table(records), task_table(records)
+    out.append("ASR: fraction of target inputs classified as their target class, pooled over seeds "
+               "and targets, with a 95% Wilson interval. Clean ASR: the same targets on the clean "
+               "encoder. Flips: targets the clean pipeline got right that the poisoned one sends to the "
+               "target class. CA/PA: mean over downstream tasks, mean ± sd over seeds. Cost: "
+               "pre-training image-passes as a multiple of undefended pre-training.\n")
+    for (tier, grid), grp in summary.groupby(["tier", "grid_hash"], sort=True):
+        first = grp.iloc[0]
+        out.append(f"## Tier `{tier}` — grid `{grid}` ({first['pretrain_set']} pre-training, "
+                   f"{first['encoder']}, SimCLR)\n")
+        rows = [[r.attack, r.defense, r.seeds, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
+                 f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
+                 f"{r.utility_loss:+.3f}", f"{r.dropped_ratio:+.3f}", f"{r.clean_outer:.3f} → {r.outer:.3f}",
+                 f"{r.cost_multiple:.2f}×"] for r in grp.itertuples()]
+        out.append(tabulate(rows, headers=["attack", "defense", "seeds", "targets", "ASR [95% CI]",
+                                           "clean ASR [95% CI]", "flips", "CA", "PA", "CA−PA", "dropped",
+                                           "cos(t, refs) clean → poisoned", "cost"], tablefmt="github", disable_numparse=True))
+        out.append("")
+        sub = tasks[(tasks.tier == tier) & (tasks.grid_hash == grid)]
+        rows = [[r.attack, r.defense, r.task, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
+                 f"{r.ca:.3f}", f"{r.pa:.3f}", f"{r.utility_loss:+.3f}"] for r in sub.itertuples()]
+        out.append("Per downstream task:\n")
+        out.append(tabulate(rows, headers=["attack", "defense", "task", "targets", "ASR [95% CI]",
+                                           "clean ASR [95% CI]", "CA", "PA", "CA−PA"], tablefmt="github", disable_numparse=True))
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m leaderboard.build", description=__doc__)
+    p.add_argument("--results-dir", type=Path, default=Path("results"), metavar="DIR",
+                   help="directory searched recursively for result records (default: ./results)")
+    p.add_argument("--output", type=Path, default=Path("leaderboard/README.md"), metavar="FILE",
+                   help="markdown file to write (default: leaderboard/README.md)")
+    args = p.parse_args(argv)
+    try:
+        text = render_markdown(load_records(args.results_dir))
+    except BenchmarkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    atomic_write_bytes(args.output, text.encode())
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The offline real-data root when this checkout sits beside ../shared/data; skip otherwise."""
+    if not (SHARED_DATA / "cifar10" / "test.tar").is_file():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    return SHARED_DATA

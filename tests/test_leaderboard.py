@@ -1,0 +1,47 @@
+"""Aggregation checked on hand-made records: the leaderboard is a pure function of records."""
+
+import pytest
+
+from benchmark.report import RECORD_SCHEMA
+from leaderboard.aggregate import summary_table, task_table
+from leaderboard.build import render_markdown
+
+
+def _target(task, hit, clean_hit, clean_correct):
+    return {"task": task, "index": 0, "true_class": 0, "target_class": 1,
+            "clean_prediction": 1 if clean_hit else (0 if clean_correct else 2),
+            "poisoned_prediction": 1 if hit else 0, "clean_cosine": 0.2, "poisoned_cosine": 0.6,
+            "n_references": 50}
+
+
+def _record(seed, hits, ca, pa):
+    return {"schema": RECORD_SCHEMA, "tier": "t", "grid_hash": "g", "pretrain_set": "p", "encoder": "e",
+            "attack": "poisoned_encoder", "defense": "none", "seed": seed,
+            "targets": [_target("a", h, False, True) for h in hits],
+            "tasks": {"a": {"clean_accuracy": ca, "poisoned_accuracy": pa}},
+            "mean_clean_accuracy": ca, "mean_poisoned_accuracy": pa,
+            "cost": {"cost_multiple": 1.0, "pretrain_image_passes": 100}}
+
+
+RECORDS = [_record(0, [True, True, False], 0.70, 0.68), _record(1, [True, False, False], 0.74, 0.74)]
+
+
+def test_summary_pools_targets_over_seeds():
+    row = summary_table(RECORDS).iloc[0]
+    assert row["targets"] == 6 and row["seeds"] == 2
+    assert row["asr"] == pytest.approx(3 / 6)
+    assert row["asr_ci"] == pytest.approx((0.1876, 0.8124), abs=1e-4)   # Wilson 3/6
+    assert row["clean_asr"] == 0 and row["flips"] == 3 and row["clean_correct"] == 6
+    assert row["ca"] == pytest.approx(0.72) and row["pa"] == pytest.approx(0.71)
+    assert row["utility_loss"] == pytest.approx(0.01)
+    assert row["dropped_ratio"] == pytest.approx((0.02 / 0.70 + 0) / 2)
+
+
+def test_task_table_and_markdown_are_deterministic():
+    assert task_table(RECORDS).iloc[0]["asr"] == pytest.approx(0.5)
+    assert render_markdown(RECORDS) == render_markdown(list(reversed(RECORDS)))
+    assert "0.50 [0.19, 0.81]" in render_markdown(RECORDS)
+
+
+def test_empty_results_render():
+    assert "No result records" in render_markdown([])

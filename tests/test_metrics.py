@@ -1,0 +1,49 @@
+import math
+
+import numpy as np
+import pytest
+
+from benchmark import metrics
+
+
+@pytest.mark.parametrize("k,n,lo,hi", [
+    (0, 10, 0.0, 0.2775),      # hand-computed: z²=3.8415; centre=0.1612, half=0.1612
+    (5, 10, 0.2366, 0.7634),
+    (10, 10, 0.7225, 1.0),
+    (8, 10, 0.4902, 0.9433),
+])
+def test_wilson_interval_matches_hand_values(k, n, lo, hi):
+    got = metrics.wilson_interval(k, n)
+    assert got[0] == pytest.approx(lo, abs=1e-4)
+    assert got[1] == pytest.approx(hi, abs=1e-4)
+
+
+def test_wilson_interval_edge_cases():
+    assert metrics.wilson_interval(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        metrics.wilson_interval(3, 2)
+
+
+def test_asr_and_accuracy():
+    assert metrics.attack_success_rate([1, 2, 3, 4], [1, 0, 3, 0]) == 0.5
+    assert metrics.accuracy([0, 1, 1], [0, 1, 0]) == pytest.approx(2 / 3)
+    assert math.isnan(metrics.attack_success_rate([], []))
+    with pytest.raises(ValueError):
+        metrics.accuracy([0, 1], [0])
+
+
+def test_utility_loss_and_dropped_ratio():
+    # Paper Table 1 headline: CA 0.718, PA 0.715.
+    assert metrics.utility_loss(0.718, 0.715) == pytest.approx(0.003)
+    assert metrics.dropped_ratio(0.8, 0.4) == pytest.approx(0.5)
+    assert math.isnan(metrics.dropped_ratio(0.0, 0.0))
+
+
+def test_outer_objective_hand_computed():
+    t1 = np.array([1.0, 0.0])
+    refs1 = np.array([[1.0, 0.0], [0.0, 2.0]])        # cos 1 and 0 → mean 0.5
+    t2 = np.array([0.0, 3.0])
+    refs2 = np.array([[0.0, -1.0], [1.0, 1.0], [0.0, 5.0], [-2.0, 0.0]])  # -1, 1/√2, 1, 0
+    assert metrics.mean_cosine_similarity(t1, refs1) == pytest.approx(0.5)
+    expected = (1 + 0 + (-1) + 1 / math.sqrt(2) + 1 + 0) / 6  # Eq. 3 averages over all pairs
+    assert metrics.outer_objective([t1, t2], [refs1, refs2]) == pytest.approx(expected)

@@ -1,0 +1,55 @@
+"""Contract tests parametrized over the registries: a new entry is checked without editing this file."""
+
+import json
+
+import numpy as np
+import pytest
+
+import attacks
+import defenses
+from attacks.base import AttackTarget
+from benchmark.errors import BenchmarkError
+from benchmark.ssl.encoders import ENCODERS
+
+
+@pytest.mark.parametrize("name", attacks.list_attacks())
+def test_attack_contract(name):
+    attack = attacks.create_attack(name)
+    json.dumps(attack.params())
+    targets = [AttackTarget(np.full((32, 32, 3), 50 * i, np.uint8), np.full((4, 32, 32, 3), 200, np.uint8), 7)
+               for i in range(2)]
+    before = [t.image.copy() for t in targets]
+    poisons = attack.craft(targets, np.random.default_rng(0))
+    assert poisons.images.dtype == np.uint8 and poisons.images.shape[1:] == (32, 32, 3)
+    assert len(poisons.target_ids) == len(poisons.images)
+    assert all(np.array_equal(b, t.image) for b, t in zip(before, targets))
+
+
+@pytest.mark.parametrize("name", defenses.list_defenses())
+def test_defense_contract(name):
+    defense = defenses.create_defense(name)
+    assert defense.stage in defenses.STAGES
+    json.dumps(defense.params())
+    images = np.random.default_rng(0).integers(0, 255, (40, 32, 32, 3), dtype=np.uint8)
+    copy = images.copy()
+    keep = defense.sanitize(images, np.random.default_rng(0))
+    assert np.array_equal(images, copy)
+    assert keep is None or (np.asarray(keep).dtype == bool and np.asarray(keep).shape == (40,))
+
+
+@pytest.mark.parametrize("name", ENCODERS.names())
+def test_encoder_contract(name):
+    import torch
+
+    enc = ENCODERS.create(name, width=4, blocks=(1, 1))
+    out = enc(torch.rand(2, 3, 32, 32))
+    assert out.shape == (2, enc.feature_dim)
+
+
+@pytest.mark.parametrize("registry,create", [(attacks.ATTACKS, attacks.create_attack),
+                                             (defenses.DEFENSES, defenses.create_defense)])
+def test_unknown_names_and_parameters_are_user_errors(registry, create):
+    with pytest.raises(BenchmarkError, match="unknown"):
+        create("no_such_entry")
+    with pytest.raises(BenchmarkError, match="bad parameters"):
+        create(registry.names()[0], no_such_parameter=1)

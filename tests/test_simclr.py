@@ -1,0 +1,64 @@
+import numpy as np
+import torch
+
+from benchmark.ssl.simclr import PretrainConfig, load_encoder_checkpoint, pretrain
+
+CFG = PretrainConfig(width=4, blocks=(1, 1), epochs=2, batch_size=32, checkpoint_epochs=(1, 2))
+
+
+def _images(n=96):
+    return np.random.default_rng(0).integers(0, 255, (n, 32, 32, 3), dtype=np.uint8)
+
+
+def _weights(encoder):
+    return {k: v.clone() for k, v in encoder.state_dict().items()}
+
+
+def test_pretraining_is_deterministic_for_a_seed_and_changes_weights():
+    a = pretrain(_images(), CFG, seed=3, progress=False)
+    b = pretrain(_images(), CFG, seed=3, progress=False)
+    c = pretrain(_images(), CFG, seed=4, progress=False)
+    wa, wb, wc = _weights(a.encoder), _weights(b.encoder), _weights(c.encoder)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert any(not torch.equal(wa[k], wc[k]) for k in wa)
+    assert a.image_passes == 2 * 3 * 32 * 2          # epochs × steps × batch × 2 views
+    assert len(a.losses) == 2 and all(np.isfinite(a.losses))
+
+
+def test_checkpoints_are_saved_and_a_finished_run_is_loaded(tmp_path):
+    first = pretrain(_images(), CFG, seed=1, workdir=tmp_path, progress=False)
+    assert sorted(first.epoch_checkpoints) == [1, 2]
+    assert all(p.exists() for p in first.epoch_checkpoints.values())
+    assert not (tmp_path / "last.safetensors").exists()
+    again = pretrain(_images(), CFG, seed=1, workdir=tmp_path, progress=False)
+    assert again.from_cache and not first.from_cache
+    w1, w2 = _weights(first.encoder), _weights(again.encoder)
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    mid = load_encoder_checkpoint(first.epoch_checkpoints[2], CFG)
+    assert all(torch.equal(w1[k], v) for k, v in _weights(mid).items())
+
+
+def test_resume_from_last_epoch_matches_uninterrupted(tmp_path, monkeypatch):
+    import benchmark.ssl.simclr as S
+
+    full = pretrain(_images(), CFG, seed=2, workdir=tmp_path / "full", progress=False)
+    original = S.save_checkpoint
+
+    def crash_after_resume_point(path, model, optimizer=None, meta=None):
+        original(path, model, optimizer, meta)
+        if path.name == "last.safetensors":
+            raise KeyboardInterrupt  # the process dies right after epoch 1 was saved
+
+    monkeypatch.setattr(S, "save_checkpoint", crash_after_resume_point)
+    interrupted = tmp_path / "interrupted"
+    try:
+        pretrain(_images(), CFG, seed=2, workdir=interrupted, progress=False)
+    except KeyboardInterrupt:
+        pass
+    assert (interrupted / "last.safetensors").exists()
+    assert not (interrupted / "final.safetensors").exists()
+    monkeypatch.setattr(S, "save_checkpoint", original)
+    resumed = pretrain(_images(), CFG, seed=2, workdir=interrupted, progress=False)
+    wf, wr = _weights(full.encoder), _weights(resumed.encoder)
+    assert all(torch.equal(wf[k], wr[k]) for k in wf)
+    assert resumed.losses == full.losses
