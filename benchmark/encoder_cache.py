@@ -50,15 +50,22 @@ class EncoderCache:
     def __init__(self, cache_dir: Path, device: str = "cpu", progress: bool = True):
         self.root = Path(cache_dir) / "encoders"
         self.device, self.progress = device, progress
+        # Same key within one cache object → the same encoder object, so callers can tell that
+        # two encoders are one (e.g. no attack and no defense) and evaluate it once.
+        self._memo: Dict[str, CachedEncoder] = {}
 
     def key(self, images: np.ndarray, cfg: PretrainConfig, seed: int) -> str:
         return config_hash({"pretrain": cfg.to_dict(), "data": images_sha256(images), "seed": seed,
                             "code": SSL_CODE_VERSION}, 20)
 
     def get(self, images: np.ndarray, cfg: PretrainConfig, seed: int, label: str = "encoder") -> CachedEncoder:
-        workdir = self.root / self.key(images, cfg, seed)
+        key = self.key(images, cfg, seed)
+        if key in self._memo:
+            return self._memo[key]
+        workdir = self.root / key
         workdir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(workdir / ".lock")):
             res = pretrain(images, cfg, seed, self.device, workdir, self.progress, desc=f"pre-train {label}")
-        return CachedEncoder(res.encoder, cfg, res.image_passes, res.from_cache, res.losses,
-                             res.epoch_checkpoints, workdir)
+        self._memo[key] = CachedEncoder(res.encoder, cfg, res.image_passes, res.from_cache, res.losses,
+                                        res.epoch_checkpoints, workdir)
+        return self._memo[key]

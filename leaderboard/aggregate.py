@@ -7,22 +7,18 @@ from typing import Any, Dict, List
 import numpy as np
 import pandas as pd
 
-from benchmark.metrics import wilson_interval
+from benchmark.report import summarize_targets
 
 GROUP = ["tier", "grid_hash", "pretrain_set", "encoder", "attack", "defense"]
 
 
 def _pooled(targets: List[Dict[str, Any]]) -> Dict[str, Any]:
-    n = len(targets)
-    hits = sum(t["poisoned_prediction"] == t["target_class"] for t in targets)
-    base = sum(t["clean_prediction"] == t["target_class"] for t in targets)
-    correct = [t for t in targets if t["clean_prediction"] == t["true_class"]]
-    flips = sum(t["poisoned_prediction"] == t["target_class"] for t in correct)
-    return {"targets": n, "asr": hits / n if n else np.nan, "asr_ci": wilson_interval(hits, n),
-            "clean_asr": base / n if n else np.nan, "clean_asr_ci": wilson_interval(base, n),
-            "flips": flips, "clean_correct": len(correct),
-            "outer": float(np.mean([t["poisoned_cosine"] for t in targets])) if n else np.nan,
-            "clean_outer": float(np.mean([t["clean_cosine"] for t in targets])) if n else np.nan}
+    """Target outcomes pooled over seeds, with the record's own summary function."""
+    m = summarize_targets(targets)
+    return {"targets": m["n_targets"], "asr": m["asr"], "asr_ci": tuple(m["asr_ci95"]),
+            "clean_asr": m["clean_asr"], "clean_asr_ci": tuple(m["clean_asr_ci95"]),
+            "flips": m["flips_among_clean_correct"], "clean_correct": m["clean_correct_targets"],
+            "outer": m["outer_objective"], "clean_outer": m["clean_outer_objective"]}
 
 
 def summary_table(records: List[Dict[str, Any]]) -> pd.DataFrame:

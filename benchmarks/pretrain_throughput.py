@@ -1,0 +1,115 @@
+"""Pre-training throughput: the SimCLR loop against bare forward+backward, in one process.
+
+    python benchmarks/pretrain_throughput.py [--width 16] [--blocks 2 2 2 2] [--batch 256] [--steps 6]
+
+Prints images/s (an image = one pre-training input, i.e. two augmented views) for:
+  bare      encoder+head forward/backward + Adam on pre-loaded, pre-augmented tensors
+  loop      the benchmark's loop: gather uint8 batch, batched augmentation, forward/backward, Adam
+  pil       the same step fed by a per-image torchvision/PIL augmentation pipeline
+each with and without channels_last, and the ratios loop/bare and pil/bare. Not a test: speed
+claims live here, never in timed unit tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from benchmark.ssl.augment import AugmentConfig, augment
+from benchmark.ssl.losses import nt_xent
+from benchmark.ssl.simclr import PretrainConfig, SimCLRModel, build_encoder
+
+
+def _step(model, opt, views, batch):
+    z = model(views)
+    loss = nt_xent(z[:batch], z[batch:])
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def _time(fn, steps: int, batch: int) -> float:
+    fn()  # warm-up
+    t = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return steps * batch / (time.perf_counter() - t)
+
+
+def pil_pipeline():
+    import torchvision.transforms as T
+
+    return T.Compose([T.RandomResizedCrop(32, scale=(0.08, 1.0)), T.RandomHorizontalFlip(),
+                      T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8), T.RandomGrayscale(0.2),
+                      T.ToTensor()])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--blocks", type=int, nargs="+", default=[2, 2, 2, 2])
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--compile", action="store_true", help="also try torch.compile")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from PIL import Image
+
+    b = args.batch
+    rng = np.random.default_rng(0)
+    data_np = rng.integers(0, 255, (4 * b, 32, 32, 3), dtype=np.uint8)
+    data = torch.from_numpy(data_np).permute(0, 3, 1, 2)
+    cfg = AugmentConfig()
+    g = torch.Generator().manual_seed(0)
+    pil = pil_pipeline()
+    pil_images = [Image.fromarray(a) for a in data_np[:b]]
+    print(f"threads={torch.get_num_threads()} width={args.width} blocks={args.blocks} batch={b}")
+    variants = [("contiguous", False, False), ("channels_last", True, False)]
+    if args.compile:
+        variants.append(("channels_last+compile", True, True))
+    for label, cl, comp in variants:
+        torch.manual_seed(0)
+        model = SimCLRModel(build_encoder(PretrainConfig(width=args.width, blocks=tuple(args.blocks))))
+        fmt = torch.channels_last if cl else torch.contiguous_format
+        model = model.to(memory_format=fmt)
+        if comp:
+            model = torch.compile(model)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        fixed = torch.rand(2 * b, 3, 32, 32).contiguous(memory_format=fmt)
+
+        def bare():
+            _step(model, opt, fixed, b)
+
+        def loop():
+            idx = torch.randint(0, len(data), (b,), generator=g)
+            x = data[idx].float().div_(255)
+            views = torch.cat([augment(x, cfg, g), augment(x, cfg, g)]).contiguous(memory_format=fmt)
+            _step(model, opt, views, b)
+
+        def pil_loop():
+            views = torch.stack([pil(im) for im in pil_images] + [pil(im) for im in pil_images])
+            _step(model, opt, views.contiguous(memory_format=fmt), b)
+
+        r_bare, r_loop, r_pil = (_time(f, args.steps, b) for f in (bare, loop, pil_loop))
+        print(f"{label:>22}: bare {r_bare:7.1f} img/s | loop {r_loop:7.1f} ({r_loop / r_bare:.2f}× bare) | "
+              f"per-image PIL {r_pil:7.1f} ({r_pil / r_bare:.2f}× bare)")
+
+    t = time.perf_counter()
+    for _ in range(4):
+        augment(data[:b].float().div(255), cfg, g)
+    aug = 4 * b / (time.perf_counter() - t)
+    t = time.perf_counter()
+    for im in pil_images:
+        pil(im)
+    per_image = b / (time.perf_counter() - t)
+    print(f"augmentation alone (one view): batched {aug:,.0f} img/s, per-image PIL {per_image:,.0f} img/s "
+          f"({aug / per_image:.1f}×)")
+
+
+if __name__ == "__main__":
+    main()
