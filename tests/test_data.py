@@ -97,3 +97,27 @@ def test_stratified_subset_balances_classes():
 def test_unknown_dataset_without_source_is_a_user_error():
     with pytest.raises(BenchmarkError, match="--data-root"):
         load_split("cifar10", "train")
+
+
+def test_torchvision_loader_converts_to_32px_uint8(monkeypatch, tmp_path):
+    """The download path, with torchvision's dataset class replaced by an offline fake."""
+    import torchvision.datasets as tvd
+
+    from benchmark.data.torchvision_sources import load_torchvision
+
+    class FakeSTL10:
+        classes = ["airplane", "bird"]
+
+        def __init__(self, root, split, download):
+            assert download and split in ("train", "test")
+            self.items = [(Image.new("RGB", (96, 96), (255, 0, 0)), 0), (Image.new("RGB", (96, 96), (0, 0, 255)), 1)]
+
+        def __iter__(self):
+            return iter(self.items)
+
+    monkeypatch.setattr(tvd, "STL10", FakeSTL10)
+    ds = load_torchvision("stl10", "test", tmp_path)
+    assert ds.images.shape == (2, 32, 32, 3) and ds.images.dtype == np.uint8
+    assert ds.labels.tolist() == [0, 1] and ds.class_names == ["airplane", "bird"]
+    with pytest.raises(BenchmarkError, match="no download loader"):
+        load_torchvision("imagenet", "test", tmp_path)
