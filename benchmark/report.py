@@ -6,6 +6,7 @@ import datetime as _dt
 from typing import Any, Dict, Optional
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from . import metrics
 from .evaluate import LinearProbe, ProbeConfig, extract_features
@@ -24,10 +25,10 @@ def _probe_task(encoder, splits, probe: ProbeConfig, seed: int, device: str):
 
 
 def evaluate_pair(clean_encoder, poisoned_encoder, tasks, threat: ThreatSpec, probe: ProbeConfig,
-                  seed: int, device: str = "cpu") -> Dict[str, Any]:
+                  seed: int, device: str = "cpu", progress: bool = False) -> Dict[str, Any]:
     """Per task: CA (clean encoder), PA (poisoned/defended encoder), and every target's outcome."""
     out: Dict[str, Any] = {"tasks": {}, "targets": []}
-    for name, splits in tasks.items():
+    for name, splits in tqdm(tasks.items(), desc="downstream probes", disable=not progress, leave=False, unit="task"):
         test = splits["test"]
         clean_pred, clean_feat = _probe_task(clean_encoder, splits, probe, seed, device)
         if poisoned_encoder is clean_encoder:

@@ -116,7 +116,7 @@ def run_cell(cfg: Dict[str, Any], attack_name: str, defense_name: str, seed: int
 
     probe = ProbeConfig.from_dict(cfg["probe"])
     results = timed("evaluate", evaluate_pair, clean.encoder, poisoned.encoder, data.tasks, threat, probe,
-                    seed, options.device)
+                    seed, options.device, options.progress)
     undefended_passes = clean.image_passes_for(len(train_set))
     record = build_record(cfg, resolved, grid_hash(cfg), attack_name, defense_name, seed, threat, poisons,
                           n_clean, keep, results, timings,

@@ -69,17 +69,18 @@ def main() -> None:
     pil = pil_pipeline()
     pil_images = [Image.fromarray(a) for a in data_np[:b]]
     print(f"threads={torch.get_num_threads()} width={args.width} blocks={args.blocks} batch={b}")
-    variants = [("contiguous", False, False), ("channels_last", True, False)]
+    variants = [("contiguous", False, False, False), ("channels_last", True, False, False),
+                ("channels_last+fused_adam", True, False, True)]
     if args.compile:
-        variants.append(("channels_last+compile", True, True))
-    for label, cl, comp in variants:
+        variants.append(("channels_last+compile", True, True, False))
+    for label, cl, comp, fused in variants:
         torch.manual_seed(0)
         model = SimCLRModel(build_encoder(PretrainConfig(width=args.width, blocks=tuple(args.blocks))))
         fmt = torch.channels_last if cl else torch.contiguous_format
         model = model.to(memory_format=fmt)
         if comp:
             model = torch.compile(model)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True if fused else None)
         fixed = torch.rand(2 * b, 3, 32, 32).contiguous(memory_format=fmt)
 
         def bare():
