@@ -35,6 +35,16 @@ def load_records(results_dir: Path) -> List[Dict[str, Any]]:
     return records
 
 
+def _provenance(records: List[Dict[str, Any]]) -> str:
+    """Where the numbers come from, read off the records themselves (so the build stays pure)."""
+    versions = sorted({(r["versions"].get("torch", "?"), r["versions"].get("cl-poisonbench", "?")) for r in records})
+    machines = sorted({f"{r['machine'].get('processor', '?')}, {r['machine'].get('cpus', '?')} CPUs" for r in records})
+    dates = sorted(r["created"][:10] for r in records)
+    return (f"{len(records)} records, {dates[0]} to {dates[-1]}; torch "
+            f"{', '.join(v[0] for v in versions)}; cl-poisonbench {', '.join(v[1] for v in versions)}; "
+            f"machine: {'; '.join(machines)}.\n")
+
+
 def _ci(p: float, ci) -> str:
     return f"{p:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
@@ -53,6 +63,7 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
         first = grp.iloc[0]
         out.append(f"## Tier `{tier}` — grid `{grid}` ({first['pretrain_set']} pre-training, "
                    f"{first['encoder']}, SimCLR)\n")
+        out.append(_provenance([r for r in records if r["tier"] == tier and r["grid_hash"] == grid]))
         rows = [[r.attack, r.defense, r.seeds, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
                  f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
                  f"{r.utility_loss:+.3f}", f"{r.dropped_ratio:+.3f}", f"{r.clean_outer:.3f} → {r.outer:.3f}",

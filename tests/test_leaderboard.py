@@ -20,7 +20,9 @@ def _record(seed, hits, ca, pa):
             "targets": [_target("a", h, False, True) for h in hits],
             "tasks": {"a": {"clean_accuracy": ca, "poisoned_accuracy": pa}},
             "mean_clean_accuracy": ca, "mean_poisoned_accuracy": pa,
-            "cost": {"cost_multiple": 1.0, "pretrain_image_passes": 100}}
+            "cost": {"cost_multiple": 1.0, "pretrain_image_passes": 100},
+            "versions": {"torch": "2.14.1", "cl-poisonbench": "0.1.0"}, "machine": {"processor": "x86_64", "cpus": 2},
+            "created": f"2026-11-2{seed}T00:00:00+00:00"}
 
 
 RECORDS = [_record(0, [True, True, False], 0.70, 0.68), _record(1, [True, False, False], 0.74, 0.74)]
@@ -41,7 +43,17 @@ def test_task_table_and_markdown_are_deterministic():
     assert task_table(RECORDS).iloc[0]["asr"] == pytest.approx(0.5)
     assert render_markdown(RECORDS) == render_markdown(list(reversed(RECORDS)))
     assert "0.50 [0.19, 0.81]" in render_markdown(RECORDS)
+    assert "2 records, 2026-11-20 to 2026-11-21; torch 2.14.1" in render_markdown(RECORDS)
 
 
 def test_empty_results_render():
     assert "No result records" in render_markdown([])
+
+
+def test_committed_leaderboard_is_rebuilt_byte_for_byte_from_committed_records():
+    from pathlib import Path
+
+    from leaderboard.build import load_records
+
+    root = Path(__file__).resolve().parents[1] / "leaderboard"
+    assert (root / "README.md").read_text() == render_markdown(load_records(root / "records"))
