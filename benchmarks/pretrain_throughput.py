@@ -32,7 +32,8 @@ def _step(model, opt, views, batch):
 
 
 def _time(fn, steps: int, batch: int) -> float:
-    fn()  # warm-up
+    fn()  # warm-up: first steps allocate buffers and pick kernels
+    fn()
     t = time.perf_counter()
     for _ in range(steps):
         fn()
