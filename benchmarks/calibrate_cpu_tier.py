@@ -19,7 +19,7 @@ from pathlib import Path
 from benchmark.run import default_cache_dir
 from benchmark.runner import Options, run_cell
 from benchmark.tiers import load_tier
-from leaderboard.aggregate import _pooled
+from leaderboard.aggregate import pooled_targets
 
 CONFIGS = {
     # name: (--set overrides on the cpu tier, what it probes)
@@ -50,7 +50,7 @@ def main() -> None:
         cfg = load_tier("cpu", overrides)
         opts = Options(args.data_root, None, args.cache_dir, args.results_dir / name, "cpu", not args.no_progress)
         recs = [json.loads(run_cell(cfg, "poisoned_encoder", "none", s, opts).read_text()) for s in args.seeds]
-        m = _pooled([t for r in recs for t in r["targets"]])
+        m = pooled_targets([t for r in recs for t in r["targets"]])
         minutes = sum(r["cost"]["stages"]["pretrain_poisoned"]["wall_seconds"] for r in recs) / 60 / len(recs)
         tasks = " ".join(f"{k}:{v['clean_accuracy']:.3f}/{v['poisoned_accuracy']:.3f}"
                          for k, v in sorted(recs[0]["tasks"].items()))

@@ -19,16 +19,7 @@ import numpy as np
 import torch
 
 from benchmark.ssl.augment import AugmentConfig, augment
-from benchmark.ssl.losses import nt_xent
-from benchmark.ssl.simclr import PretrainConfig, SimCLRModel, build_encoder
-
-
-def _step(model, opt, views, batch):
-    z = model(views)
-    loss = nt_xent(z[:batch], z[batch:])
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+from benchmark.ssl.simclr import PretrainConfig, SimCLRModel, build_encoder, train_step, two_views
 
 
 def _time(fn, steps: int, batch: int) -> float:
@@ -85,17 +76,16 @@ def main() -> None:
         fixed = torch.rand(2 * b, 3, 32, 32).contiguous(memory_format=fmt)
 
         def bare():
-            _step(model, opt, fixed, b)
+            train_step(model, opt, fixed)
 
         def loop():
             idx = torch.randint(0, len(data), (b,), generator=g)
             x = data[idx].float().div_(255)
-            views = torch.cat([augment(x, cfg, g), augment(x, cfg, g)]).contiguous(memory_format=fmt)
-            _step(model, opt, views, b)
+            train_step(model, opt, two_views(x, cfg, g, fmt))
 
         def pil_loop():
             views = torch.stack([pil(im) for im in pil_images] + [pil(im) for im in pil_images])
-            _step(model, opt, views.contiguous(memory_format=fmt), b)
+            train_step(model, opt, views.contiguous(memory_format=fmt))
 
         r_bare, r_loop, r_pil = (_time(f, args.steps, b) for f in (bare, loop, pil_loop))
         print(f"{label:>22}: bare {r_bare:7.1f} img/s | loop {r_loop:7.1f} ({r_loop / r_bare:.2f}× bare) | "

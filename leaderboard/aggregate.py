@@ -12,7 +12,7 @@ from benchmark.report import summarize_targets
 GROUP = ["tier", "grid_hash", "pretrain_set", "encoder", "attack", "defense"]
 
 
-def _pooled(targets: List[Dict[str, Any]]) -> Dict[str, Any]:
+def pooled_targets(targets: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Target outcomes pooled over seeds, with the record's own summary function."""
     m = summarize_targets(targets)
     return {"targets": m["n_targets"], "asr": m["asr"], "asr_ci": tuple(m["asr_ci95"]),
@@ -32,7 +32,7 @@ def summary_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
         ca = np.array([r["mean_clean_accuracy"] for r in recs])
         pa = np.array([r["mean_poisoned_accuracy"] for r in recs])
         row = dict(zip(GROUP, key))
-        row.update(_pooled([t for r in recs for t in r["targets"]]))
+        row.update(pooled_targets([t for r in recs for t in r["targets"]]))
         row.update({"seeds": len(recs), "ca": ca.mean(), "ca_sd": ca.std(ddof=1) if len(ca) > 1 else 0.0,
                     "pa": pa.mean(), "pa_sd": pa.std(ddof=1) if len(pa) > 1 else 0.0,
                     "utility_loss": float(np.mean(ca - pa)),
@@ -55,7 +55,7 @@ def task_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
             ca = np.array([r["tasks"][task]["clean_accuracy"] for r in recs if task in r["tasks"]])
             pa = np.array([r["tasks"][task]["poisoned_accuracy"] for r in recs if task in r["tasks"]])
             row = dict(zip(GROUP, key), task=task)
-            row.update(_pooled([t for r in recs for t in r["targets"] if t["task"] == task]))
+            row.update(pooled_targets([t for r in recs for t in r["targets"] if t["task"] == task]))
             row.update({"ca": ca.mean(), "pa": pa.mean(), "utility_loss": float(np.mean(ca - pa))})
             rows.append(row)
     return pd.DataFrame(rows)

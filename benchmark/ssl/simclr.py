@@ -109,6 +109,23 @@ def _epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Gener
     return g
 
 
+def two_views(x: torch.Tensor, aug: AugmentConfig, g: torch.Generator,
+              memory_format: torch.memory_format = torch.channels_last) -> torch.Tensor:
+    """Both SimCLR views of a float batch, stacked as [view 1; view 2]."""
+    return torch.cat([augment(x, aug, g), augment(x, aug, g)]).contiguous(memory_format=memory_format)
+
+
+def train_step(model: SimCLRModel, opt: torch.optim.Optimizer, views: torch.Tensor, temperature: float = 0.5) -> float:
+    """One NT-Xent step on stacked views; returns the loss."""
+    batch = views.shape[0] // 2
+    z = model(views)
+    loss = nt_xent(z[:batch], z[batch:], temperature)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
 def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "cpu",
              workdir: Optional[Path] = None, progress: bool = True, desc: str = "pre-train") -> PretrainResult:
     """Pre-train a SimCLR encoder on uint8 ``images`` (N×32×32×3).
@@ -152,14 +169,7 @@ def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "
         total = 0.0
         for step in range(steps):
             x = data[perm[step * batch:(step + 1) * batch]].float().div_(255)
-            views = torch.cat([augment(x, cfg.augment, g), augment(x, cfg.augment, g)])
-            views = views.contiguous(memory_format=torch.channels_last)
-            z = model(views)
-            loss = nt_xent(z[:batch], z[batch:], cfg.temperature)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
+            total += train_step(model, opt, two_views(x, cfg.augment, g), cfg.temperature)
         losses.append(total / max(steps, 1))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
         done = epoch + 1
@@ -184,5 +194,5 @@ def load_encoder_checkpoint(path: Path, cfg: PretrainConfig, device: str = "cpu"
     return enc.eval()
 
 
-__all__ = ["Encoder", "SimCLRModel", "PretrainConfig", "PretrainResult", "pretrain",
+__all__ = ["Encoder", "SimCLRModel", "PretrainConfig", "PretrainResult", "pretrain", "two_views", "train_step",
            "load_encoder_checkpoint", "read_meta"]
