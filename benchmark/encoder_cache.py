@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 from filelock import FileLock
 
-from .ssl.simclr import Encoder, PretrainConfig, pretrain
+from .errors import BenchmarkError
+from .ssl.simclr import Encoder, PretrainConfig, load_encoder_checkpoint, pretrain
 from .store import config_hash
 
 # Bump when a change to the training code changes what a given config produces.
@@ -32,6 +33,21 @@ class CachedEncoder:
     losses: list
     epoch_checkpoints: Dict[int, Path]
     workdir: Path
+    key: str = ""
+    device: str = "cpu"
+
+    @property
+    def final_path(self) -> Path:
+        return self.workdir / "final.safetensors"
+
+    def at_epoch(self, epoch: int) -> Encoder:
+        """The encoder as it was after ``epoch`` pre-training epochs (a saved checkpoint)."""
+        if epoch == self.cfg.epochs:
+            return self.encoder
+        if epoch not in self.epoch_checkpoints:
+            raise BenchmarkError(f"no checkpoint at pre-training epoch {epoch} "
+                                 f"(saved: {sorted(self.epoch_checkpoints)}; set pretrain.checkpoint_epochs)")
+        return load_encoder_checkpoint(self.epoch_checkpoints[epoch], self.cfg, self.device)
 
     def image_passes_for(self, n_images: int) -> int:
         """Image-passes this config would spend on a set of ``n_images`` (2 views, full batches)."""
@@ -54,18 +70,22 @@ class EncoderCache:
         # two encoders are one (e.g. no attack and no defense) and evaluate it once.
         self._memo: Dict[str, CachedEncoder] = {}
 
-    def key(self, images: np.ndarray, cfg: PretrainConfig, seed: int) -> str:
-        return config_hash({"pretrain": cfg.to_dict(), "data": images_sha256(images), "seed": seed,
-                            "code": SSL_CODE_VERSION}, 20)
+    def key(self, images: np.ndarray, cfg: PretrainConfig, seed: int, init: Optional[CachedEncoder] = None) -> str:
+        content = {"pretrain": cfg.to_dict(), "data": images_sha256(images), "seed": seed, "code": SSL_CODE_VERSION}
+        if init is not None:  # fine-tuning: the starting encoder is part of what determines the result
+            content["init"] = init.key
+        return config_hash(content, 20)
 
-    def get(self, images: np.ndarray, cfg: PretrainConfig, seed: int, label: str = "encoder") -> CachedEncoder:
-        key = self.key(images, cfg, seed)
+    def get(self, images: np.ndarray, cfg: PretrainConfig, seed: int, label: str = "encoder",
+            init: Optional[CachedEncoder] = None) -> CachedEncoder:
+        key = self.key(images, cfg, seed, init)
         if key in self._memo:
             return self._memo[key]
         workdir = self.root / key
         workdir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(workdir / ".lock")):
-            res = pretrain(images, cfg, seed, self.device, workdir, self.progress, desc=f"pre-train {label}")
+            res = pretrain(images, cfg, seed, self.device, workdir, self.progress, desc=f"pre-train {label}",
+                           init=init.final_path if init is not None else None)
         self._memo[key] = CachedEncoder(res.encoder, cfg, res.image_passes, res.from_cache, res.losses,
-                                        res.epoch_checkpoints, workdir)
+                                        res.epoch_checkpoints, workdir, key, self.device)
         return self._memo[key]

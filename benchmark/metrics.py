@@ -85,3 +85,24 @@ def outer_objective(target_features: np.ndarray, reference_features: Sequence[np
         total += mean_cosine_similarity(t, refs) * len(refs)
         pairs += len(refs)
     return total / pairs if pairs else float("nan")
+
+
+def detection_rates(keep: Sequence[bool], is_poison: Sequence[bool]) -> Tuple[float, float]:
+    """(FPR, FNR) of a filter, poison = positive, flagged = removed (paper §6.1):
+    FPR = clean inputs removed / clean inputs, FNR = poisons kept / poisons (nan if none)."""
+    keep, pos = np.asarray(keep, bool), np.asarray(is_poison, bool)
+    if keep.shape != pos.shape:
+        raise ValueError("keep and is_poison must have the same length")
+    neg = ~pos
+    fpr = float((~keep & neg).sum() / neg.sum()) if neg.any() else float("nan")
+    fnr = float((keep & pos).sum() / pos.sum()) if pos.any() else float("nan")
+    return fpr, fnr
+
+
+def certified_fraction(certified_sizes: Sequence[int], correct: Sequence[bool], budget: int) -> float:
+    """Share of inputs whose (correct) bagging prediction is certified against ``budget`` poisons:
+    for them no attack with that many poisoning inputs can change the vote (Jia et al. 2021)."""
+    sizes, ok = np.asarray(certified_sizes), np.asarray(correct, bool)
+    if len(sizes) == 0:
+        return float("nan")
+    return float(np.mean(ok & (sizes >= budget)))

@@ -3,56 +3,71 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import metrics
-from .evaluate import LinearProbe, ProbeConfig, extract_features
+from defenses.base import Operating
+from . import certification, metrics
+from .downstream import FeatureMemo, TaskPredictions, module_of, predict_task
 from .store import config_hash, machine_description, package_versions
 from .threat import ThreatSpec, evaluation_mask
 
 RECORD_SCHEMA = "cl-poisonbench/record/v1"
 
 
-def _probe_task(encoder, splits, probe: ProbeConfig, seed: int, device: str):
-    train, test = splits["train"], splits["test"]
-    f_train = extract_features(encoder, train.images, device)
-    f_test = extract_features(encoder, test.images, device)
-    model = LinearProbe(probe, train.num_classes, seed, device).fit(f_train, train.labels)
-    return model.predict(f_test), f_test
+def _target_outcome(t, clean: TaskPredictions, defended: TaskPredictions, certify) -> Dict[str, Any]:
+    refs = list(t.reference_indices)
+    cos = [metrics.mean_cosine_similarity(f[t.index], f[refs]) for f in defended.test_features]
+    out = {"task": t.task, "index": t.index, "true_class": t.true_class, "target_class": t.target_class,
+           "clean_prediction": int(clean.prediction[t.index]), "poisoned_prediction": int(defended.prediction[t.index]),
+           "clean_cosine": metrics.mean_cosine_similarity(clean.test_features[0][t.index], clean.test_features[0][refs]),
+           "poisoned_cosine": float(np.mean(cos)), "n_references": len(refs)}
+    if defended.votes is not None and certify is not None:
+        votes = defended.votes[t.index]
+        _, p_a, p_b = certification.clopper_pearson_bounds(votes, certify.get("alpha", 0.001))
+        out["votes"] = votes.tolist()
+        out["certified_poisoning_size"] = certification.certified_poisoning_size(p_a, p_b, certify["n"], certify["k"])
+    return out
 
 
-def evaluate_pair(clean_encoder, poisoned_encoder, tasks, threat: ThreatSpec, probe: ProbeConfig,
-                  seed: int, device: str = "cpu", progress: bool = False) -> Dict[str, Any]:
-    """Per task: CA (clean encoder), PA (poisoned/defended encoder), and every target's outcome."""
-    out: Dict[str, Any] = {"tasks": {}, "targets": []}
+def _task_summary(clean: TaskPredictions, defended: TaskPredictions, splits, mask) -> Dict[str, Any]:
+    labels = splits["test"].labels
+    ca = metrics.accuracy(clean.prediction[mask], labels[mask])
+    pa = metrics.accuracy(defended.prediction[mask], labels[mask])
+    return {"clean_accuracy": ca, "poisoned_accuracy": pa, "utility_loss": metrics.utility_loss(ca, pa),
+            "dropped_ratio": metrics.dropped_ratio(ca, pa), "n_eval": int(mask.sum()),
+            "n_train": len(splits["train"]), "num_classes": splits["train"].num_classes}
+
+
+def evaluate(clean: Operating, defended: Operating, tasks, threat: ThreatSpec, seed: int, device: str = "cpu",
+             progress: bool = False, curves: Sequence[Operating] = ()) -> Dict[str, Any]:
+    """Per task: CA (clean pipeline), PA (defended pipeline on the poisoned set), every target's
+    outcome; then the same for each curve point (summarised). The clean pipeline is the paper's:
+    the clean encoder with the tier's probe."""
+    memo = FeatureMemo(device)
+    out: Dict[str, Any] = {"tasks": {}, "targets": [], "curves": []}
+    curve_targets: List[List[Dict[str, Any]]] = [[] for _ in curves]
+    curve_tasks: List[Dict[str, Any]] = [{} for _ in curves]
     for name, splits in tqdm(tasks.items(), desc="downstream probes", disable=not progress, leave=False, unit="task"):
-        test = splits["test"]
-        clean_pred, clean_feat = _probe_task(clean_encoder, splits, probe, seed, device)
-        if poisoned_encoder is clean_encoder:
-            pois_pred, pois_feat = clean_pred, clean_feat
-        else:
-            pois_pred, pois_feat = _probe_task(poisoned_encoder, splits, probe, seed, device)
-        mask = evaluation_mask(len(test), threat, name)
-        ca = metrics.accuracy(clean_pred[mask], test.labels[mask])
-        pa = metrics.accuracy(pois_pred[mask], test.labels[mask])
-        out["tasks"][name] = {"clean_accuracy": ca, "poisoned_accuracy": pa,
-                              "utility_loss": metrics.utility_loss(ca, pa),
-                              "dropped_ratio": metrics.dropped_ratio(ca, pa),
-                              "n_eval": int(mask.sum()), "n_train": len(splits["train"]),
-                              "num_classes": splits["train"].num_classes}
-        for t in threat.targets:
-            if t.task != name:
-                continue
-            refs = list(t.reference_indices)
-            out["targets"].append({
-                "task": name, "index": t.index, "true_class": t.true_class, "target_class": t.target_class,
-                "clean_prediction": int(clean_pred[t.index]), "poisoned_prediction": int(pois_pred[t.index]),
-                "clean_cosine": metrics.mean_cosine_similarity(clean_feat[t.index], clean_feat[refs]),
-                "poisoned_cosine": metrics.mean_cosine_similarity(pois_feat[t.index], pois_feat[refs]),
-                "n_references": len(refs)})
+        mask = evaluation_mask(len(splits["test"]), threat, name)
+        ref = predict_task(clean.encoders, clean.probe, name, splits, seed, memo)
+        same = list(map(module_of, defended.encoders)) == list(map(module_of, clean.encoders)) and defended.probe == clean.probe
+        got = ref if same else predict_task(defended.encoders, defended.probe, name, splits, seed, memo)
+        out["tasks"][name] = _task_summary(ref, got, splits, mask)
+        mine = [t for t in threat.targets if t.task == name]
+        out["targets"] += [_target_outcome(t, ref, got, defended.certify) for t in mine]
+        for i, point in enumerate(curves):
+            cp = predict_task(point.encoders, point.probe, name, splits, seed, memo)
+            curve_tasks[i][name] = _task_summary(ref, cp, splits, mask)
+            curve_targets[i] += [_target_outcome(t, ref, cp, None) for t in mine]
+    for point, tk, tg in zip(curves, curve_tasks, curve_targets):
+        m = summarize_targets(tg)
+        out["curves"].append({"label": point.label, "probe_epochs": point.probe["epochs"],
+                              "asr": m["asr"], "asr_hits": m["asr_hits"], "n_targets": m["n_targets"],
+                              "outer_objective": m["outer_objective"],
+                              "poisoned_accuracy": {k: v["poisoned_accuracy"] for k, v in tk.items()}})
     return out
 
 
@@ -76,7 +91,8 @@ def summarize_targets(targets) -> Dict[str, Any]:
 
 
 def build_record(cfg, resolved, grid_hash: str, attack: str, defense: str, seed: int, threat: ThreatSpec,
-                 poisons, n_clean: int, keep: Optional[np.ndarray], results, timings, cost) -> Dict[str, Any]:
+                 poisons, n_clean: int, keep: Optional[np.ndarray], results, timings, cost,
+                 defense_info: Optional[Dict[str, Any]] = None, detection: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     p = cfg["pretrain"]
     tasks = results["tasks"]
     record = {
@@ -95,6 +111,7 @@ def build_record(cfg, resolved, grid_hash: str, attack: str, defense: str, seed:
             "note": "all targets of all tasks share one poisoned pre-training run, each with its own "
                     "poisons at the per-target rate",
             "spec": threat.to_dict()},
+        "defense_info": defense_info or {},
         "tasks": tasks,
         "targets": results["targets"],
         "metrics": summarize_targets(results["targets"]),
@@ -107,4 +124,16 @@ def build_record(cfg, resolved, grid_hash: str, attack: str, defense: str, seed:
     }
     if keep is not None:
         record["kept_pretrain_images"] = int(np.sum(keep))
+        fpr, fnr = metrics.detection_rates(keep, np.arange(len(keep)) >= n_clean)  # poisons follow the clean set
+        record["detection"] = dict(detection or {}, fpr=fpr, fnr=fnr, flagged=int(len(keep) - np.sum(keep)))
+    elif detection:
+        record["detection"] = dict(detection)
+    certified = [t for t in results["targets"] if "certified_poisoning_size" in t]
+    if certified:
+        record["metrics"]["certified_fraction"] = metrics.certified_fraction(
+            [t["certified_poisoning_size"] for t in certified],
+            [t["poisoned_prediction"] == t["true_class"] for t in certified], max(len(poisons), 1))
+        record["metrics"]["median_certified_poisoning_size"] = float(np.median([t["certified_poisoning_size"] for t in certified]))
+    if results.get("curves"):
+        record["curves"] = results["curves"]
     return record

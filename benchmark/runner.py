@@ -17,9 +17,11 @@ import defenses
 from attacks.base import AttackTarget
 from .data import ImageDataset, load_split
 from .encoder_cache import EncoderCache
-from .evaluate import ProbeConfig
-from .report import build_record, evaluate_pair
+from defenses.base import Operating
+from .defended import run_defense
+from .report import build_record, evaluate
 from .ssl.simclr import PretrainConfig
+from .trainer import EncoderTrainer
 from .store import atomic_write_json, config_hash, read_json
 from .threat import ThreatSpec, draw_threat
 
@@ -41,8 +43,9 @@ class Data:
 
 
 def grid_hash(cfg: Dict[str, Any]) -> str:
-    """Identifies the fixed encoder grid: the tier minus its seed list and descriptions."""
-    core = {k: v for k, v in cfg.items() if k not in ("run", "tier")}
+    """Identifies the fixed encoder grid: the tier minus its seed list, descriptions and defense
+    parameters (those change a defense's row, recorded in its config hash, not the grid)."""
+    core = {k: v for k, v in cfg.items() if k not in ("run", "tier", "defense")}
     return config_hash(core, 12)
 
 
@@ -108,22 +111,26 @@ def run_cell(cfg: Dict[str, Any], attack_name: str, defense_name: str, seed: int
                     np.random.default_rng([seed, 1]))
     train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
 
-    # The defense sees an unflagged copy: a mutation cannot leak back into the harness.
-    keep = timed("defense_pre", defense.sanitize, train_set.copy(), np.random.default_rng([seed, 2]))
-    kept = train_set if keep is None else train_set[np.asarray(keep, bool)]
-    defended_cfg = PretrainConfig.from_dict(defense.adjust_pretrain(dict(base_pretrain)))
-    poisoned = timed("pretrain_poisoned", cache.get, kept, defended_cfg, seed, f"{attack_name}/{defense_name}")
-
-    probe = ProbeConfig.from_dict(cfg["probe"])
-    results = timed("evaluate", evaluate_pair, clean.encoder, poisoned.encoder, data.tasks, threat, probe,
-                    seed, options.device, options.progress)
+    # The defense gets what an encoder provider holds: the unflagged poisoned set (a copy), the
+    # clean part only for drawing a post-processing defense's clean subset, and the trainer.
+    trainer = EncoderTrainer(cache, seed)
+    defended = timed("defense", run_defense, defense, train_set, data.pretrain.images, base_pretrain,
+                     cfg["probe"], trainer, seed)
+    clean_op = Operating([clean], dict(cfg["probe"]))
+    results = timed("evaluate", evaluate, clean_op, defended.operating, data.tasks, threat, seed,
+                    options.device, options.progress, defended.curves)
     undefended_passes = clean.image_passes_for(len(train_set))
+    info = {"train_size": defended.train_size, "sanitized_inputs": defended.sanitized_inputs,
+            "clean_subset_size": defended.clean_subset_size, "encoders": len(defended.operating.encoders),
+            "encoders_requested": trainer.encoders_trained, "probe": defended.operating.probe}
     record = build_record(cfg, resolved, grid_hash(cfg), attack_name, defense_name, seed, threat, poisons,
-                          n_clean, keep, results, timings,
-                          {"pretrain_image_passes": poisoned.image_passes,
+                          n_clean, defended.keep, results, timings,
+                          {"pretrain_image_passes": (trainer.image_passes if defended.operating.image_passes is None
+                                                     else defended.operating.image_passes),
                            "clean_pretrain_image_passes": clean.image_passes,
                            "undefended_pretrain_image_passes": undefended_passes,
-                           "encoder_from_cache": poisoned.from_cache})
+                           "encoder_from_cache": all(getattr(e, "from_cache", True) for e in defended.operating.encoders)},
+                          info, defended.detection)
     atomic_write_json(path, record)
     log(f"wrote {path}")
     return path

@@ -30,6 +30,8 @@ CONFIGS = {
                       "more epochs at moderate size"),
     "full38k-w32-b1111-e10": (["data.pretrain.limit=38000", "pretrain.width=32", "pretrain.blocks=[1,1,1,1]",
                                "pretrain.epochs=10", "threat.targets_per_task=5"], "more capacity"),
+    "5k-e80": (["pretrain.epochs=80", "pretrain.checkpoint_epochs=[10,20,40,60,80]", "threat.targets_per_task=5"],
+               "4x the tier's epochs (checkpoints give the epoch axis)"),
 }
 
 

@@ -1,17 +1,29 @@
-"""The defense API: a defense declares its stage and overrides that stage's hook.
+"""The defense API: a defense declares its stage and overrides that stage's hooks.
 
-Stages (PoisonedEncoder paper §6): ``pre`` (sanitise the unlabeled pre-training set), ``in``
-(change how pre-training runs), ``post`` (repair a trained encoder with a clean subset),
-``downstream`` (change how the downstream classifier is trained). The harness calls every hook;
-the base implementations leave things unchanged, so a defense overrides only its own.
+Stages (PoisonedEncoder paper §6):
 
-The threat model is enforced by what is passed: hooks receive plain arrays and encoders —
-never poison flags, targets, target classes or references.
+- ``pre`` — :meth:`Defense.sanitize` sees the unlabeled pre-training set (poisons mixed in, no
+  flags) and returns a keep-mask, or a sanitised copy of the images (same count and shape);
+- ``in`` — :meth:`Defense.adjust_pretrain` changes the pre-training config (augmentations,
+  epochs); :meth:`Defense.pretrain` may replace pre-training itself (an ensemble, a checkpoint);
+- ``post`` — :meth:`Defense.post_process` gets a trained encoder and a clean subset of the
+  pre-training set whose size the defense declares in :meth:`Defense.clean_subset_size`;
+- ``downstream`` — :meth:`Defense.adjust_probe` changes how the downstream classifier is trained.
+
+The harness calls every hook in that order; the base implementations change nothing, so a
+defense overrides only its own. :meth:`Defense.operating` says how the result is used downstream
+(one encoder or a voting ensemble); :meth:`Defense.curves` may name extra operating points (e.g.
+other epochs) the harness evaluates into the record for plots.
+
+The threat model is enforced by what is passed: hooks receive plain arrays, configs, encoders and
+the harness's :class:`~benchmark.trainer.EncoderTrainer` — never poison flags, targets, target
+classes or references.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -19,6 +31,17 @@ from benchmark.registry import Registry
 
 DEFENSES = Registry("defense")
 STAGES = ("none", "pre", "in", "post", "downstream")
+
+
+@dataclass
+class Operating:
+    """What the downstream user gets from a defended pipeline: one encoder, or an ensemble whose
+    base classifiers vote (bagging), and how their downstream classifiers are trained."""
+    encoders: Sequence[Any]                    # CachedEncoder-like (``.encoder``) or nn.Module
+    probe: Dict[str, Any]
+    label: Dict[str, Any] = field(default_factory=dict)
+    certify: Optional[Dict[str, Any]] = None   # bagging: {"n": training-set size, "k": subsample size, "alpha"}
+    image_passes: Optional[int] = None         # pre-training cost if not what the trainer counted (early stopping)
 
 
 class Defense:
@@ -31,12 +54,45 @@ class Defense:
 
     # --- pre: the unlabeled pre-training set (poisons mixed in, unflagged) ---
     def sanitize(self, images: np.ndarray, rng: np.random.Generator) -> Optional[np.ndarray]:
-        """Return a boolean keep-mask over ``images`` (or None to keep all). Must not mutate."""
+        """A boolean keep-mask over ``images``, a sanitised uint8 copy of the same shape, or None
+        (keep all). Must not mutate ``images``."""
         return None
 
-    # --- in: pre-training configuration (a dict of the tier's [pretrain] section) ---
+    def detection_stats(self) -> Dict[str, Any]:
+        """Anything the last :meth:`sanitize` wants recorded (cluster sizes, duplicates, ...)."""
+        return {}
+
+    # --- in: pre-training configuration and pre-training itself ---
     def adjust_pretrain(self, pretrain: Dict[str, Any]) -> Dict[str, Any]:
+        """A changed copy of the tier's ``[pretrain]`` dict (e.g. without random cropping)."""
         return pretrain
+
+    def pretrain(self, images: np.ndarray, pretrain: Dict[str, Any], trainer, rng: np.random.Generator) -> List[Any]:
+        """The encoders the downstream user will use; one unless the defense is an ensemble."""
+        return [trainer.train(images, pretrain, label=self.name)]
+
+    # --- post: repair a trained encoder with a clean subset ---
+    def clean_subset_size(self, n_pretrain: int) -> int:
+        """How many clean pre-training images :meth:`post_process` needs (0: none)."""
+        return 0
+
+    def post_process(self, trained: Any, clean_images: np.ndarray, pretrain: Dict[str, Any], trainer,
+                     rng: np.random.Generator) -> Any:
+        return trained
+
+    # --- downstream: how each downstream classifier is trained ---
+    def adjust_probe(self, probe: Dict[str, Any]) -> Dict[str, Any]:
+        return probe
+
+    # --- the operating point the leaderboard row reports, and extra points for curves ---
+    def operating(self, trained: List[Any], probe: Dict[str, Any], n_train: int) -> Operating:
+        """How the trained encoders are used downstream (early stopping picks a checkpoint,
+        bagging declares its certification); ``n_train`` is the size of the set pre-trained on."""
+        return Operating(trained, probe)
+
+    def curves(self, trained: List[Any], probe: Dict[str, Any]) -> List[Operating]:
+        """Other operating points (each with a ``label``) evaluated into the record's curves."""
+        return []
 
 
 def register_defense(name: str):

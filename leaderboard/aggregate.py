@@ -21,6 +21,22 @@ def pooled_targets(targets: List[Dict[str, Any]]) -> Dict[str, Any]:
             "outer": m["outer_objective"], "clean_outer": m["clean_outer_objective"]}
 
 
+def _mean_of(records: List[Dict[str, Any]], get) -> float:
+    """Mean of a per-record value over the records that have it (nan when none does)."""
+    values = [v for v in map(get, records) if v is not None]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def pareto_front(points: List[tuple]) -> List[int]:
+    """Indices of the points (asr, utility_loss) not dominated by another: lower is better on both.
+    Sorted by ASR, then utility loss."""
+    front = []
+    for i, (a, u) in enumerate(points):
+        if not any((a2 <= a and u2 <= u) and (a2 < a or u2 < u) for j, (a2, u2) in enumerate(points) if j != i):
+            front.append(i)
+    return sorted(front, key=lambda i: (points[i][0], points[i][1], i))
+
+
 def summary_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
     """One row per (tier, grid, pre-training set, encoder, attack, defense)."""
     rows = []
@@ -38,7 +54,10 @@ def summary_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
                     "utility_loss": float(np.mean(ca - pa)),
                     "dropped_ratio": float(np.mean((ca - pa) / ca)),
                     "cost_multiple": float(np.mean([r["cost"]["cost_multiple"] for r in recs])),
-                    "pretrain_image_passes": float(np.mean([r["cost"]["pretrain_image_passes"] for r in recs]))})
+                    "pretrain_image_passes": float(np.mean([r["cost"]["pretrain_image_passes"] for r in recs])),
+                    "fpr": _mean_of(recs, lambda r: r.get("detection", {}).get("fpr")),
+                    "fnr": _mean_of(recs, lambda r: r.get("detection", {}).get("fnr")),
+                    "certified_fraction": _mean_of(recs, lambda r: r.get("metrics", {}).get("certified_fraction"))})
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -17,6 +17,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.report import RECORD_SCHEMA
 from benchmark.store import atomic_write_bytes
 
+from . import plot
 from .aggregate import summary_table, task_table
 
 
@@ -45,6 +46,29 @@ def _provenance(records: List[Dict[str, Any]]) -> str:
             f"machine: {'; '.join(machines)}.\n")
 
 
+def _opt(x: float) -> str:
+    return "–" if x != x else f"{x:.2f}"  # nan: not applicable to this defense
+
+
+def _rates(fpr: float, fnr: float) -> str:
+    return "–" if fpr != fpr else f"{fpr:.3f} / {_opt(fnr)}"
+
+
+def write_figures(records: List[Dict[str, Any]], figures_dir: Path) -> List[Path]:
+    """The PNGs the markdown links to, one set per (tier, grid)."""
+    written = []
+    summary = summary_table(records)
+    for (tier, grid), grp in (summary.groupby(["tier", "grid_hash"], sort=True) if len(summary) else []):
+        if (grp.attack != "none").any():
+            path = figures_dir / f"{tier}-{grid}-asr_vs_utility.png"
+            plot.asr_vs_utility(grp, path)
+            written.append(path)
+        path = figures_dir / f"{tier}-{grid}-early_stopping.png"
+        if plot.early_stopping_curves([r for r in records if r["tier"] == tier and r["grid_hash"] == grid], path):
+            written.append(path)
+    return written
+
+
 def _ci(p: float, ci) -> str:
     return f"{p:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
@@ -57,21 +81,31 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
     out.append("ASR: fraction of target inputs classified as their target class, pooled over seeds "
                "and targets, with a 95% Wilson interval. Clean ASR: the same targets on the clean "
                "encoder. Flips: targets the clean pipeline got right that the poisoned one sends to the "
-               "target class. CA/PA: mean over downstream tasks, mean ± sd over seeds. Cost: "
-               "pre-training image-passes as a multiple of undefended pre-training.\n")
+               "target class. CA/PA: mean over downstream tasks, mean ± sd over seeds (CA: clean encoder, "
+               "no defense; PA: the defended pipeline on the poisoned set). FPR / FNR: detection rates of a "
+               "pre-processing defense (poison = positive). Certified: share of targets whose correct "
+               "bagging vote is certified against the run's number of poisons. Cost: pre-training "
+               "image-passes as a multiple of undefended pre-training. – : not applicable.\n")
     for (tier, grid), grp in summary.groupby(["tier", "grid_hash"], sort=True):
         first = grp.iloc[0]
         out.append(f"## Tier `{tier}` — grid `{grid}` ({first['pretrain_set']} pre-training, "
                    f"{first['encoder']}, SimCLR)\n")
         out.append(_provenance([r for r in records if r["tier"] == tier and r["grid_hash"] == grid]))
-        rows = [[r.attack, r.defense, r.seeds, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
-                 f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
-                 f"{r.utility_loss:+.3f}", f"{r.dropped_ratio:+.3f}", f"{r.clean_outer:.3f} → {r.outer:.3f}",
-                 f"{r.cost_multiple:.2f}×"] for r in grp.itertuples()]
-        out.append(tabulate(rows, headers=["attack", "defense", "seeds", "targets", "ASR [95% CI]",
-                                           "clean ASR [95% CI]", "flips", "CA", "PA", "CA−PA", "dropped",
-                                           "cos(t, refs) clean → poisoned", "cost"], tablefmt="github", disable_numparse=True))
-        out.append("")
+        for attack, rows_of in grp.groupby("attack", sort=True):
+            out.append(f"### Attack `{attack}`\n")
+            rows = [[r.defense, r.seeds, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
+                     f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
+                     f"{r.utility_loss:+.3f}", f"{r.dropped_ratio:+.3f}", _rates(r.fpr, r.fnr), _opt(r.certified_fraction),
+                     f"{r.clean_outer:.3f} → {r.outer:.3f}", f"{r.cost_multiple:.2f}×"] for r in rows_of.itertuples()]
+            out.append(tabulate(rows, headers=["defense", "seeds", "targets", "ASR [95% CI]", "clean ASR [95% CI]",
+                                               "flips", "CA", "PA", "CA−PA", "dropped", "FPR / FNR", "certified",
+                                               "cos(t, refs) clean → poisoned", "cost"],
+                                tablefmt="github", disable_numparse=True))
+            out.append("")
+        if (grp.attack != "none").any():
+            out.append(f"![ASR against utility loss, Pareto front](figures/{tier}-{grid}-asr_vs_utility.png)\n")
+        if any(r.get("curves") for r in records if r["tier"] == tier and r["grid_hash"] == grid):
+            out.append(f"![Early stopping curves](figures/{tier}-{grid}-early_stopping.png)\n")
         sub = tasks[(tasks.tier == tier) & (tasks.grid_hash == grid)]
         rows = [[r.attack, r.defense, r.task, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
                  f"{r.ca:.3f}", f"{r.pa:.3f}", f"{r.utility_loss:+.3f}"] for r in sub.itertuples()]
@@ -90,12 +124,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="markdown file to write (default: leaderboard/README.md)")
     args = p.parse_args(argv)
     try:
-        text = render_markdown(load_records(args.results_dir))
+        records = load_records(args.results_dir)
+        text = render_markdown(records)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     atomic_write_bytes(args.output, text.encode())
     print(f"wrote {args.output}")
+    for path in write_figures(records, args.output.parent / "figures"):
+        print(f"wrote {path}")
     return 0
 
 

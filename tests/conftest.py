@@ -12,3 +12,10 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "cifar10" / "test.tar").is_file():
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def smoke_cache(tmp_path_factory) -> Path:
+    """One encoder cache for every smoke-tier run in the session: the clean and undefended
+    poisoned encoders are trained once and shared, as the benchmark itself shares them."""
+    return tmp_path_factory.mktemp("smoke-cache")

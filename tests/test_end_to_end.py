@@ -15,9 +15,9 @@ REQUIRED = {"schema", "tier", "grid_hash", "pretrain_set", "encoder", "attack", 
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
+def smoke_run(tmp_path_factory, smoke_cache):
     root = tmp_path_factory.mktemp("smoke")
-    args = ["--results-dir", str(root / "results"), "--cache-dir", str(root / "cache"), "--no-progress",
+    args = ["--results-dir", str(root / "results"), "--cache-dir", str(smoke_cache), "--no-progress",
             "--attack", "poisoned_encoder", "none"]
     assert main(args) == 0
     return root, args

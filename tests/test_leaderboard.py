@@ -57,3 +57,22 @@ def test_committed_leaderboard_is_rebuilt_byte_for_byte_from_committed_records()
 
     root = Path(__file__).resolve().parents[1] / "leaderboard"
     assert (root / "README.md").read_text() == render_markdown(load_records(root / "records"))
+
+
+def test_pareto_front_by_hand():
+    from leaderboard.aggregate import pareto_front
+    pts = [(0.8, 0.00), (0.2, 0.05), (0.3, 0.10), (0.2, 0.02), (0.0, 0.30), (0.0, 0.30)]
+    # (0.2, 0.05) is dominated by (0.2, 0.02); (0.3, 0.10) by (0.2, 0.02); equal points both stay
+    assert pareto_front(pts) == [4, 5, 3, 0]
+
+
+def test_detection_and_certification_columns(tmp_path):
+    recs = [dict(_record(0, [True], 0.7, 0.6), defense="kmeans", detection={"fpr": 0.1, "fnr": 0.25}),
+            dict(_record(0, [False], 0.7, 0.5), defense="bagging", metrics={"certified_fraction": 0.5})]
+    text = render_markdown(recs)
+    assert "0.100 / 0.25" in text and "| 0.50 " in text
+    row = summary_table(recs).set_index("defense")
+    assert row.loc["kmeans", "certified_fraction"] != row.loc["kmeans", "certified_fraction"]  # nan
+    from leaderboard.build import write_figures
+    written = write_figures(recs, tmp_path)
+    assert [p.name for p in written] == ["t-g-asr_vs_utility.png"] and written[0].stat().st_size > 1000

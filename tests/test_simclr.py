@@ -62,3 +62,22 @@ def test_resume_from_last_epoch_matches_uninterrupted(tmp_path, monkeypatch):
     wf, wr = _weights(full.encoder), _weights(resumed.encoder)
     assert all(torch.equal(wf[k], wr[k]) for k in wf)
     assert resumed.losses == full.losses
+
+
+def test_fine_tuning_starts_from_the_given_encoder(tmp_path):
+    """init= continues from another run's weights: with a negligible learning rate the result
+    stays at the start point, and the cache key of a fine-tuned encoder depends on its start."""
+    from dataclasses import replace
+
+    from benchmark.encoder_cache import EncoderCache
+
+    cache = EncoderCache(tmp_path, progress=False)
+    base = cache.get(_images(), CFG, seed=1)
+    tiny = replace(CFG, epochs=1, lr=1e-12, weight_decay=0.0, checkpoint_epochs=())
+    tuned = cache.get(_images(64), tiny, seed=2, init=base)
+    wb, wt = _weights(base.encoder), _weights(tuned.encoder)
+    convs = [k for k in wb if k.endswith("weight") and wb[k].dim() == 4]
+    assert convs and all(torch.allclose(wb[k], wt[k], atol=1e-6) for k in convs)
+    fresh = cache.get(_images(64), tiny, seed=2)
+    assert any(not torch.allclose(wb[k], _weights(fresh.encoder)[k], atol=1e-3) for k in convs)
+    assert cache.key(_images(64), tiny, 2, base) != cache.key(_images(64), tiny, 2)

@@ -127,12 +127,15 @@ def train_step(model: SimCLRModel, opt: torch.optim.Optimizer, views: torch.Tens
 
 
 def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "cpu",
-             workdir: Optional[Path] = None, progress: bool = True, desc: str = "pre-train") -> PretrainResult:
+             workdir: Optional[Path] = None, progress: bool = True, desc: str = "pre-train",
+             init: Optional[Path] = None) -> PretrainResult:
     """Pre-train a SimCLR encoder on uint8 ``images`` (N×32×32×3).
 
     With ``workdir``: a finished run (``final.safetensors``) is loaded instead of retrained; an
     interrupted one resumes from ``last.safetensors``; encoder weights are kept at
     ``cfg.checkpoint_epochs`` (``epoch_XXXX.safetensors``) for early stopping.
+    With ``init`` (a ``final.safetensors`` of another run): start from that encoder and head
+    instead of a random initialisation — contrastive fine-tuning (paper §6.3).
     """
     dev = torch.device(device)
     torch.manual_seed(seed)
@@ -152,6 +155,8 @@ def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "
         return PretrainResult(model.encoder.eval(), cfg.epochs, cfg.epochs * passes_per_epoch, 0.0, 0.0,
                               meta.get("losses", []), True, epoch_paths())
 
+    if init is not None:
+        load_checkpoint(Path(init), model, device=dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, losses = 0, []
     if workdir is not None and (workdir / "last.safetensors").exists():

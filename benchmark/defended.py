@@ -1,0 +1,64 @@
+"""Run a defense's hooks in stage order on an (unflagged) pre-training set — wiring only.
+
+pre (sanitise) → in (adjust config, pre-train) → post (repair on a clean subset) → downstream
+(adjust the probe) → the operating point the leaderboard reports, plus any curve points.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from defenses.base import Defense, Operating
+from .errors import BenchmarkError
+from .trainer import EncoderTrainer
+
+
+@dataclass
+class DefendedPipeline:
+    operating: Operating
+    curves: List[Operating]
+    keep: Optional[np.ndarray]           # keep-mask over the poisoned set (pre-processing defenses)
+    sanitized_inputs: bool               # the defense returned cleaned images rather than a mask
+    train_size: int                      # images the (first) encoder was pre-trained on
+    clean_subset_size: int               # clean images a post-processing defense used
+    detection: Dict[str, Any] = field(default_factory=dict)
+
+
+def apply_sanitize(defense: Defense, images: np.ndarray, rng: np.random.Generator):
+    """(images to pre-train on, keep-mask or None, sanitised?) — with the output's shape checked."""
+    out = defense.sanitize(images.copy(), rng)  # a copy: a mutation cannot leak back into the harness
+    if out is None:
+        return images, None, False
+    out = np.asarray(out)
+    if out.dtype == bool and out.shape == (len(images),):
+        if not out.any():
+            raise BenchmarkError(f"defense {defense.name!r} removed every pre-training image")
+        return images[out], out, False
+    if out.dtype == np.uint8 and out.shape == images.shape:
+        return out, None, True
+    raise BenchmarkError(f"defense {defense.name!r}: sanitize must return a bool mask of shape ({len(images)},) "
+                         f"or uint8 images of shape {images.shape}, got {out.dtype} {out.shape}")
+
+
+def run_defense(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray, pretrain: Dict[str, Any],
+                probe: Dict[str, Any], trainer: EncoderTrainer, seed: int) -> DefendedPipeline:
+    """``train_set`` = clean + poisons (what the encoder provider holds); ``clean_pool`` = the clean
+    part, from which a post-processing defense's clean subset is drawn (the paper's assumption
+    that the provider can collect that many clean images)."""
+    kept, keep, sanitized = apply_sanitize(defense, train_set, np.random.default_rng([seed, 2]))
+    cfg = defense.adjust_pretrain(copy.deepcopy(pretrain))
+    trained = defense.pretrain(kept, cfg, trainer, np.random.default_rng([seed, 3]))
+    n_clean = int(defense.clean_subset_size(len(clean_pool)))
+    if n_clean > 0:
+        if n_clean > len(clean_pool):
+            raise BenchmarkError(f"defense {defense.name!r} asks for {n_clean} clean images, the set has {len(clean_pool)}")
+        rng = np.random.default_rng([seed, 4])
+        subset = clean_pool[np.sort(rng.choice(len(clean_pool), n_clean, replace=False))]
+        trained = [defense.post_process(t, subset, cfg, trainer, rng) for t in trained]
+    probe_cfg = defense.adjust_probe(copy.deepcopy(probe))
+    return DefendedPipeline(defense.operating(trained, probe_cfg, len(kept)), defense.curves(trained, probe_cfg),
+                            keep, sanitized, len(kept), n_clean, defense.detection_stats())

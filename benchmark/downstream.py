@@ -1,0 +1,71 @@
+"""Downstream predictions of an operating point: one encoder + linear probe (paper §5.1), or an
+ensemble whose base classifiers vote (bagging, §6.2) with per-input vote counts for certification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from .evaluate import LinearProbe, ProbeConfig, extract_features
+
+
+def module_of(encoder: Any):
+    """An nn.Module from a cache entry (``.encoder``) or the module itself."""
+    return getattr(encoder, "encoder", encoder)
+
+
+def majority_vote(votes: np.ndarray) -> np.ndarray:
+    """Per row of an n×C vote-count matrix, the top class; ties go to the smallest label
+    (Jia, Cao, Gong 2021 break ties the same way)."""
+    return np.argmax(votes, axis=1)
+
+
+def vote_counts(predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """M×n base predictions → n×C vote counts."""
+    m, n = predictions.shape
+    votes = np.zeros((n, num_classes), np.int64)
+    for row in predictions:
+        votes[np.arange(n), row] += 1
+    return votes
+
+
+@dataclass
+class TaskPredictions:
+    prediction: np.ndarray                 # n_test predicted labels
+    test_features: List[np.ndarray]        # per member, n_test × D
+    votes: Optional[np.ndarray] = None     # n_test × C for ensembles
+
+
+class FeatureMemo:
+    """Features per (encoder object, split): an encoder shared by two operating points (no attack,
+    no defense; clean encoder reused by curves) is run over each split once."""
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
+        self._store: Dict = {}
+
+    def __call__(self, encoder, split_id: str, images: np.ndarray) -> np.ndarray:
+        key = (id(encoder), split_id)
+        if key not in self._store:
+            self._store[key] = (encoder, extract_features(encoder, images, self.device))
+        return self._store[key][1]
+
+
+def predict_task(encoders, probe: Dict[str, Any], task: str, splits, seed: int, memo: FeatureMemo) -> TaskPredictions:
+    train, test = splits["train"], splits["test"]
+    cfg = ProbeConfig.from_dict(probe)
+    preds, feats = [], []
+    for i, member in enumerate(encoders):
+        enc = module_of(member)
+        f_train = memo(enc, f"{task}/train", train.images)
+        f_test = memo(enc, f"{task}/test", test.images)
+        probe_model = LinearProbe(cfg, train.num_classes, seed + i, memo.device).fit(f_train, train.labels)
+        preds.append(probe_model.predict(f_test))
+        feats.append(f_test)
+    if len(preds) == 1:
+        return TaskPredictions(preds[0], feats)
+    votes = vote_counts(np.stack(preds), train.num_classes)
+    return TaskPredictions(majority_vote(votes), feats, votes)

@@ -1,0 +1,34 @@
+"""The harness's SimCLR trainer as a defense sees it: images and a config in, a cached encoder out.
+
+A defense that trains encoders (bagging's base encoders, fine-tuning) asks this object instead of
+calling the training code itself, so every encoder it needs is content-addressed and trained once,
+and the image-passes it costs are counted for the leaderboard's cost column — whether or not the
+cache served them (cost is what the defense needs, not what this run happened to recompute).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from .encoder_cache import CachedEncoder, EncoderCache
+from .ssl.simclr import PretrainConfig
+
+
+class EncoderTrainer:
+    def __init__(self, cache: EncoderCache, seed: int):
+        self.cache, self.seed = cache, int(seed)
+        self.image_passes = 0
+        self.encoders_trained = 0
+
+    def train(self, images: np.ndarray, pretrain: Dict[str, Any], *, init: Optional[CachedEncoder] = None,
+              label: str = "defense", seed_offset: int = 0) -> CachedEncoder:
+        """SimCLR on ``images`` (uint8 N×32×32×3) with the tier's ``[pretrain]`` dict (possibly
+        changed); ``init`` continues from another encoder; ``seed_offset`` gives ensemble members
+        their own initialisation and augmentation stream."""
+        seed = self.seed if seed_offset == 0 else self.seed * 100_003 + int(seed_offset)
+        result = self.cache.get(images, PretrainConfig.from_dict(pretrain), seed, label, init)
+        self.image_passes += result.image_passes
+        self.encoders_trained += 1
+        return result

@@ -1,0 +1,77 @@
+"""Figures built from records: the ASR-vs-utility-loss scatter with its Pareto front, and the
+early-stopping curves (paper Fig. 10). Pure functions of the aggregated tables; Agg backend and
+no timestamp metadata, so the same records give the same PNG bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .aggregate import pareto_front  # noqa: E402
+
+_PNG_META = {"Software": None}
+
+
+def asr_vs_utility(summary: pd.DataFrame, path: Path) -> None:
+    """One panel per attack: each defense at (utility loss, ASR) with its 95% CI; the Pareto
+    front (lower ASR and lower utility loss both better) drawn as a step line."""
+    attacks = sorted(a for a in summary["attack"].unique() if a != "none")
+    fig, axes = plt.subplots(1, max(1, len(attacks)), figsize=(5 * max(1, len(attacks)), 4), squeeze=False)
+    for ax, attack in zip(axes[0], attacks):
+        sub = summary[summary.attack == attack].sort_values("defense").reset_index(drop=True)
+        pts = list(zip(sub["asr"], sub["utility_loss"]))
+        lo = [a - ci[0] for a, ci in zip(sub["asr"], sub["asr_ci"])]
+        hi = [ci[1] - a for a, ci in zip(sub["asr"], sub["asr_ci"])]
+        ax.errorbar(sub["utility_loss"], sub["asr"], yerr=[lo, hi], fmt="o", capsize=3)
+        for r in sub.itertuples():
+            ax.annotate(r.defense, (r.utility_loss, r.asr), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        front = pareto_front(pts)
+        fx = [pts[i][1] for i in front]
+        fy = [pts[i][0] for i in front]
+        order = sorted(zip(fx, fy))
+        ax.plot([x for x, _ in order], [y for _, y in order], "o-", color="tab:red", mfc="none", ms=12,
+                alpha=0.7, label="Pareto front")
+        ax.set_title(attack)
+        ax.set_xlabel("utility loss CA − PA (mean over tasks)")
+        ax.set_ylabel("ASR")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, metadata=_PNG_META)
+    plt.close(fig)
+
+
+def early_stopping_curves(records: List[Dict[str, Any]], path: Path) -> bool:
+    """ASR and mean PA against pre-training epochs and downstream epochs, pooled over seeds and
+    targets, from the curves early-stopping records carry. False if no record has curves."""
+    rows = []
+    for r in records:
+        for c in r.get("curves", []):
+            axis = c["label"].get("axis")
+            x = c["label"].get("pretrain_epoch") if axis == "pretrain_epochs" else c["probe_epochs"]
+            pa = sum(c["poisoned_accuracy"].values()) / len(c["poisoned_accuracy"])
+            rows.append({"attack": r["attack"], "axis": axis, "x": x, "hits": c["asr_hits"], "n": c["n_targets"], "pa": pa})
+    if not rows:
+        return False
+    df = pd.DataFrame(rows).groupby(["attack", "axis", "x"], as_index=False).agg(hits=("hits", "sum"), n=("n", "sum"), pa=("pa", "mean"))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, axis, label in zip(axes, ["pretrain_epochs", "probe_epochs"], ["pre-training epochs", "downstream epochs"]):
+        for attack, grp in df[df.axis == axis].groupby("attack"):
+            ax.plot(grp["x"], grp["hits"] / grp["n"], "o-", label=f"ASR ({attack})")
+            ax.plot(grp["x"], grp["pa"], "s--", label=f"PA ({attack})")
+        ax.set_xlabel(label)
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=8)
+    fig.suptitle("Early stopping (paper Fig. 10)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, metadata=_PNG_META)
+    plt.close(fig)
+    return True
