@@ -28,9 +28,9 @@ class DefendedPipeline:
     detection: Dict[str, Any] = field(default_factory=dict)
 
 
-def apply_sanitize(defense: Defense, images: np.ndarray, rng: np.random.Generator):
+def apply_sanitize(defense: Defense, images: np.ndarray, rng: np.random.Generator, trainer=None):
     """(images to pre-train on, keep-mask or None, sanitised?) — with the output's shape checked."""
-    out = defense.sanitize(images.copy(), rng)  # a copy: a mutation cannot leak back into the harness
+    out = defense.sanitize(images.copy(), rng, trainer)  # a copy: a mutation cannot leak back into the harness
     if out is None:
         return images, None, False
     out = np.asarray(out)
@@ -49,7 +49,7 @@ def run_defense(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray,
     """``train_set`` = clean + poisons (what the encoder provider holds); ``clean_pool`` = the clean
     part, from which a post-processing defense's clean subset is drawn (the paper's assumption
     that the provider can collect that many clean images)."""
-    kept, keep, sanitized = apply_sanitize(defense, train_set, np.random.default_rng([seed, 2]))
+    kept, keep, sanitized = apply_sanitize(defense, train_set, np.random.default_rng([seed, 2]), trainer)
     cfg = defense.adjust_pretrain(copy.deepcopy(pretrain))
     trained = defense.pretrain(kept, cfg, trainer, np.random.default_rng([seed, 3]))
     n_clean = int(defense.clean_subset_size(len(clean_pool)))

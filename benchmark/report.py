@@ -112,6 +112,7 @@ def build_record(cfg, resolved, grid_hash: str, attack: str, defense: str, seed:
                     "poisons at the per-target rate",
             "spec": threat.to_dict()},
         "defense_info": defense_info or {},
+        "defense_meta": {k: str((defense_info or {}).get(k, "")) for k in ("version", "authors", "origin")},
         "tasks": tasks,
         "targets": results["targets"],
         "metrics": summarize_targets(results["targets"]),

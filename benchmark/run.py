@@ -55,6 +55,12 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from defenses.plugins import load_plugins
+    try:
+        load_plugins()  # submissions/<name>/ folders and installed entry points join the registry
+    except BenchmarkError as exc:
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
+        return 2
     args = parse_args(argv)
     try:
         return _run(args)
@@ -98,7 +104,10 @@ def _run(args: argparse.Namespace) -> int:
         run_cell(cfg, attack, args.defense, seed, options, data=data, log=tqdm.write)
     if not args.no_leaderboard:
         from leaderboard.build import load_records, render_markdown
-        print(render_markdown(load_records(args.results_dir), title=None))
+        from .runner import grid_hash
+        mine = [r for r in load_records(args.results_dir)
+                if r["tier"] == cfg["tier"]["name"] and r["grid_hash"] == grid_hash(cfg)]
+        print(render_markdown(mine, title=None))
     return 0
 
 

@@ -113,14 +113,16 @@ def run_cell(cfg: Dict[str, Any], attack_name: str, defense_name: str, seed: int
 
     # The defense gets what an encoder provider holds: the unflagged poisoned set (a copy), the
     # clean part only for drawing a post-processing defense's clean subset, and the trainer.
-    trainer = EncoderTrainer(cache, seed)
+    trainer = EncoderTrainer(cache, seed, base_pretrain)
     defended = timed("defense", run_defense, defense, train_set, data.pretrain.images, base_pretrain,
                      cfg["probe"], trainer, seed)
     clean_op = Operating([clean], dict(cfg["probe"]))
     results = timed("evaluate", evaluate, clean_op, defended.operating, data.tasks, threat, seed,
                     options.device, options.progress, defended.curves)
     undefended_passes = clean.image_passes_for(len(train_set))
-    info = {"train_size": defended.train_size, "sanitized_inputs": defended.sanitized_inputs,
+    from defenses.plugins import plugin_origin
+    info = {"version": defense.version, "authors": defense.authors,
+            "origin": plugin_origin(defense_name) or "built-in", "train_size": defended.train_size, "sanitized_inputs": defended.sanitized_inputs,
             "clean_subset_size": defended.clean_subset_size, "encoders": len(defended.operating.encoders),
             "encoders_requested": trainer.encoders_trained, "probe": defended.operating.probe}
     record = build_record(cfg, resolved, grid_hash(cfg), attack_name, defense_name, seed, threat, poisons,

@@ -17,8 +17,11 @@ from .ssl.simclr import PretrainConfig
 
 
 class EncoderTrainer:
-    def __init__(self, cache: EncoderCache, seed: int):
+    def __init__(self, cache: EncoderCache, seed: int, base_pretrain: Optional[Dict[str, Any]] = None):
         self.cache, self.seed = cache, int(seed)
+        # The tier's [pretrain] section, for defenses that derive their own config from it
+        # (a short warm-up encoder for a feature-space filter, say). A copy: read-only in effect.
+        self.base_pretrain = dict(base_pretrain or {})
         self.image_passes = 0
         self.encoders_trained = 0
 

@@ -47,15 +47,18 @@ class Operating:
 class Defense:
     name = "defense"
     stage = "none"
+    version = "1.0"                            # bump when the defense's behaviour changes
+    authors = "CL-PoisonBench maintainers"     # plugins: who to credit on the leaderboard
 
     def params(self) -> Dict[str, Any]:
         """JSON-serialisable parameters, recorded with every result."""
         return {}
 
     # --- pre: the unlabeled pre-training set (poisons mixed in, unflagged) ---
-    def sanitize(self, images: np.ndarray, rng: np.random.Generator) -> Optional[np.ndarray]:
+    def sanitize(self, images: np.ndarray, rng: np.random.Generator, trainer=None) -> Optional[np.ndarray]:
         """A boolean keep-mask over ``images``, a sanitised uint8 copy of the same shape, or None
-        (keep all). Must not mutate ``images``."""
+        (keep all). Must not mutate ``images``. ``trainer`` lets a filter that works on learned
+        features (e.g. a spectral signature) pre-train the encoder it needs."""
         return None
 
     def detection_stats(self) -> Dict[str, Any]:

@@ -75,7 +75,7 @@ class KMeansDetection(Defense):
         return {"k": self.k, "n_flagged": self.n_flagged, "niter": self.niter,
                 "remove_duplicates": self.remove_duplicates}
 
-    def sanitize(self, images: np.ndarray, rng: np.random.Generator) -> Optional[np.ndarray]:
+    def sanitize(self, images: np.ndarray, rng: np.random.Generator, trainer=None) -> Optional[np.ndarray]:
         keep = duplicate_mask(images) if self.remove_duplicates else np.ones(len(images), bool)
         rest = np.flatnonzero(keep)
         vectors = images[rest].reshape(len(rest), -1).astype(np.float32) / 255.0

@@ -21,7 +21,24 @@ from . import plot
 from .aggregate import summary_table, task_table
 
 
+SCHEMA_PATH = Path(__file__).with_name("record.schema.json")
+
+
+def validate_record(rec: Any, where: str = "record") -> None:
+    """One-line refusal of a record that does not follow ``record.schema.json``."""
+    import jsonschema
+    if not isinstance(rec, dict) or rec.get("schema") != RECORD_SCHEMA:
+        found = rec.get("schema") if isinstance(rec, dict) else type(rec).__name__
+        raise BenchmarkError(f"{where}: not a {RECORD_SCHEMA} record (schema: {found!r})")
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(rec))
+    if error is not None:
+        at = "/".join(map(str, error.absolute_path)) or "(top level)"
+        raise BenchmarkError(f"{where}: fails the record schema at {at}: {error.message}")
+
+
 def load_records(results_dir: Path) -> List[Dict[str, Any]]:
+    """Every ``*.json`` under ``results_dir``, each validated against the record schema."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise BenchmarkError(f"results directory {results_dir} does not exist")
@@ -31,8 +48,22 @@ def load_records(results_dir: Path) -> List[Dict[str, Any]]:
             rec = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise BenchmarkError(f"{path}: not valid JSON ({exc})") from exc
-        if isinstance(rec, dict) and rec.get("schema") == RECORD_SCHEMA:
-            records.append(rec)
+        validate_record(rec, str(path))
+        records.append(rec)
+    return records
+
+
+def select_grid(records: List[Dict[str, Any]], grid: Optional[str]) -> List[Dict[str, Any]]:
+    """A leaderboard compares one grid: refuse a mix unless ``grid`` (HASH or TIER/HASH) picks one."""
+    grids = sorted({f"{r['tier']}/{r['grid_hash']}" for r in records})
+    if grid is not None:
+        chosen = [r for r in records if grid in (r["grid_hash"], f"{r['tier']}/{r['grid_hash']}")]
+        if not chosen:
+            raise BenchmarkError(f"no records of grid {grid} (found: {', '.join(grids) or 'none'})")
+        return chosen
+    if len(grids) > 1:
+        raise BenchmarkError(f"records come from {len(grids)} grids ({', '.join(grids)}); "
+                             "a leaderboard compares one: pass --grid")
     return records
 
 
@@ -122,9 +153,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="directory searched recursively for result records (default: ./results)")
     p.add_argument("--output", type=Path, default=Path("leaderboard/README.md"), metavar="FILE",
                    help="markdown file to write (default: leaderboard/README.md)")
+    p.add_argument("--grid", default=None, metavar="[TIER/]HASH",
+                   help="build the board of this grid when the results hold several (they are refused otherwise)")
     args = p.parse_args(argv)
     try:
-        records = load_records(args.results_dir)
+        records = select_grid(load_records(args.results_dir), args.grid)
         text = render_markdown(records)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -19,3 +19,9 @@ def smoke_cache(tmp_path_factory) -> Path:
     """One encoder cache for every smoke-tier run in the session: the clean and undefended
     poisoned encoders are trained once and shared, as the benchmark itself shares them."""
     return tmp_path_factory.mktemp("smoke-cache")
+
+
+def pytest_configure(config):
+    # Submissions join the registry before collection, so registry-parametrized tests check them too.
+    from defenses.plugins import load_plugins
+    load_plugins()

@@ -78,7 +78,7 @@ def test_kmeans_cropped_poisons_are_not_duplicates():
 def test_sanitize_output_shape_is_checked():
     class Bad(defenses.Defense):
         name = "bad"
-        def sanitize(self, images, rng):
+        def sanitize(self, images, rng, trainer=None):
             return np.ones(3, bool)
     with pytest.raises(BenchmarkError, match="bool mask"):
         apply_sanitize(Bad(), np.zeros((5, 32, 32, 3), np.uint8), np.random.default_rng(0))

@@ -76,3 +76,42 @@ def test_detection_and_certification_columns(tmp_path):
     from leaderboard.build import write_figures
     written = write_figures(recs, tmp_path)
     assert [p.name for p in written] == ["t-g-asr_vs_utility.png"] and written[0].stat().st_size > 1000
+
+
+def _committed_records(tmp_path, n=2):
+    import shutil
+    from pathlib import Path
+    src = sorted((Path(__file__).resolve().parents[1] / "leaderboard" / "records").rglob("*.json"))[:n]
+    out = []
+    for i, p in enumerate(src):
+        dst = tmp_path / "results" / f"r{i}.json"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, dst)
+        out.append(dst)
+    return out
+
+
+def test_build_refuses_records_that_fail_the_schema(tmp_path, capsys):
+    import json
+    from leaderboard.build import main
+    first, _ = _committed_records(tmp_path)
+    rec = json.loads(first.read_text())
+    rec["metrics"]["asr"] = 1.5
+    first.write_text(json.dumps(rec))
+    assert main(["--results-dir", str(tmp_path / "results"), "--output", str(tmp_path / "b.md")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fails the record schema at metrics/asr" in err
+    assert not (tmp_path / "b.md").exists()
+
+
+def test_build_refuses_mixed_grids_unless_one_is_chosen(tmp_path, capsys):
+    import json
+    from leaderboard.build import main
+    first, second = _committed_records(tmp_path)
+    rec = json.loads(second.read_text())
+    rec["grid_hash"] = "0123456789ab"
+    second.write_text(json.dumps(rec))
+    args = ["--results-dir", str(tmp_path / "results"), "--output", str(tmp_path / "b.md")]
+    assert main(args) == 2 and "records come from 2 grids" in capsys.readouterr().err
+    assert main(args + ["--grid", "0123456789ab"]) == 0
+    assert "grid `0123456789ab`" in (tmp_path / "b.md").read_text()

@@ -32,7 +32,10 @@ def test_defense_contract(name):
     json.dumps(defense.params())
     images = np.random.default_rng(0).integers(0, 255, (40, 32, 32, 3), dtype=np.uint8)
     copy = images.copy()
-    keep = defense.sanitize(images, np.random.default_rng(0))
+    from benchmark.conformance import StubTrainer
+    keep = defense.sanitize(images, np.random.default_rng(0), StubTrainer(0, {"arch": "resnet18", "width": 4,
+                                                                              "blocks": [1, 1], "epochs": 1,
+                                                                              "batch_size": 16}))
     assert np.array_equal(images, copy)
     assert keep is None or (np.asarray(keep).dtype == bool and np.asarray(keep).shape == (40,))
 

@@ -1,0 +1,1 @@
+"""Broken on purpose: its folder has no README.md."""
