@@ -9,6 +9,8 @@ the same encoder at once; the second waits and then loads it.
 from __future__ import annotations
 
 import hashlib
+import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional
@@ -18,7 +20,46 @@ from filelock import FileLock
 
 from .errors import BenchmarkError
 from .ssl.simclr import Encoder, PretrainConfig, load_encoder_checkpoint, pretrain
-from .store import config_hash
+from .store import atomic_write_json, config_hash
+
+MANIFEST = "manifest.json"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_manifest(workdir: Path, extra: Optional[Dict] = None) -> None:
+    """sha256 of every finished checkpoint in ``workdir``, written last (atomically): an entry
+    without a manifest is unfinished or foreign and is never trusted."""
+    files = sorted(p.name for p in workdir.glob("*.safetensors") if p.name != "last.safetensors")
+    atomic_write_json(workdir / MANIFEST, {"files": {n: file_sha256(workdir / n) for n in files}, **(extra or {})})
+
+
+def verify_manifest(workdir: Path) -> Optional[str]:
+    """None if every file the manifest lists exists with its checksum, else what is wrong."""
+    try:
+        manifest = json.loads((workdir / MANIFEST).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"no readable manifest ({type(exc).__name__})"
+    if "final.safetensors" not in manifest:
+        return "manifest lacks final.safetensors"
+    for name, digest in manifest.items():
+        path = workdir / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if file_sha256(path) != digest:
+            return f"{name} does not match its checksum"
+    return None
+
+
+def discard(workdir: Path) -> None:
+    for p in list(workdir.glob("*.safetensors")) + [workdir / MANIFEST]:
+        p.unlink(missing_ok=True)
 
 # Bump when a change to the training code changes what a given config produces.
 SSL_CODE_VERSION = "simclr-v1"
@@ -84,8 +125,18 @@ class EncoderCache:
         workdir = self.root / key
         workdir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(workdir / ".lock")):
+            # A final checkpoint without any manifest predates manifests (writes were atomic, so it is
+            # complete): adopt it. With a manifest, every listed file must match its checksum.
+            if (workdir / MANIFEST).exists():
+                problem = verify_manifest(workdir)
+                if problem:
+                    warnings.warn(f"encoder cache entry {key} is corrupt or incomplete ({problem}); retraining it",
+                                  stacklevel=2)
+                    discard(workdir)
             res = pretrain(images, cfg, seed, self.device, workdir, self.progress, desc=f"pre-train {label}",
                            init=init.final_path if init is not None else None)
+            if not res.from_cache or not (workdir / MANIFEST).exists():
+                write_manifest(workdir, {"key": key, "config": cfg.to_dict(), "seed": seed, "code": SSL_CODE_VERSION})
         self._memo[key] = CachedEncoder(res.encoder, cfg, res.image_passes, res.from_cache, res.losses,
                                         res.epoch_checkpoints, workdir, key, self.device)
         return self._memo[key]

@@ -48,6 +48,18 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda[:N]")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a tier value, e.g. --set pretrain.epochs=40 (repeatable; JSON values)")
+    p.add_argument("--grid", default=None, metavar="NAME",
+                   help="run a whole grid file (benchmark/grids/NAME.toml or a path) instead of --tier/--attack/"
+                        "--defense/--seeds; --set still overrides its tier")
+    p.add_argument("--dry-run", action="store_true",
+                   help="with --grid: print each job, whether its record and encoders are cached, and the "
+                        "pre-training image-passes still to spend; train nothing")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="with --grid: run jobs here one by one (local, default) or on Ray (needs '.[ray]')")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="with --executor ray: address of an existing Ray cluster (default: start a local one)")
+    p.add_argument("--ray-cpus", type=int, default=None, metavar="N",
+                   help="with --executor ray and no --address: CPUs of the local Ray instance")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-leaderboard", action="store_true", help="do not print the leaderboard table at the end")
@@ -77,6 +89,10 @@ def _run(args: argparse.Namespace) -> int:
     from .runner import Options, load_data, run_cell
     from .tiers import load_tier
 
+    if args.grid is not None:
+        return _run_grid(args)
+    if args.dry_run or args.executor != "local":
+        raise BenchmarkError("--dry-run and --executor apply to --grid runs")
     cfg = load_tier(args.tier, args.overrides)
     for name in args.attack:
         attacks.ATTACKS.get(name)  # unknown names fail before any work
@@ -108,6 +124,34 @@ def _run(args: argparse.Namespace) -> int:
         mine = [r for r in load_records(args.results_dir)
                 if r["tier"] == cfg["tier"]["name"] and r["grid_hash"] == grid_hash(cfg)]
         print(render_markdown(mine, title=None))
+    return 0
+
+
+def _options(args: argparse.Namespace):
+    from .runner import Options
+    if args.data_root is not None and not Path(args.data_root).is_dir():
+        raise BenchmarkError(f"--data-root {args.data_root} is not a directory")
+    return Options(args.data_root, args.download_root, args.cache_dir or default_cache_dir(),
+                   args.results_dir, args.device, not args.no_progress)
+
+
+def _run_grid(args: argparse.Namespace) -> int:
+    from . import executors
+    from .grid import format_plan, load_grid, plan
+
+    grid = load_grid(args.grid, args.overrides)
+    options = _options(args)
+    if args.dry_run:
+        print(format_plan(grid, plan(grid, options)))
+        return 0
+    if args.threads is not None:
+        import torch
+        torch.set_num_threads(args.threads)
+    if args.executor == "ray":
+        paths = executors.run_ray(grid, options, args.address, args.ray_cpus, not args.no_progress)
+    else:
+        paths = executors.run_local(grid, options, not args.no_progress)
+    print(f"{len(paths)} records under {args.results_dir}")
     return 0
 
 

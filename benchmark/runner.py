@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
+from filelock import FileLock
 
 import attacks
 import defenses
@@ -85,10 +86,17 @@ def run_cell(cfg: Dict[str, Any], attack_name: str, defense_name: str, seed: int
     defense = defenses.create_defense(defense_name, **cfg.get("defense", {}).get(defense_name, {}))
     resolved = resolved_config(cfg, attack, defense, seed)
     path = record_path(options, cfg, attack_name, defense_name, seed)
-    if path.exists() and read_json(path).get("config_hash") == config_hash(resolved):
-        log(f"skip: {path} exists")
-        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # One runner per cell: a second runner on the same results directory waits, then skips.
+    with FileLock(str(path.with_name(path.name + ".lock"))):
+        if path.exists() and read_json(path).get("config_hash") == config_hash(resolved):
+            log(f"skip: {path} exists")
+            return path
+        _compute_cell(cfg, attack, defense, attack_name, defense_name, seed, options, data, log, resolved, path)
+    return path
 
+
+def _compute_cell(cfg, attack, defense, attack_name, defense_name, seed, options, data, log, resolved, path) -> None:
     timings: Dict[str, Dict[str, float]] = {}
 
     def timed(stage: str, fn, *a, **kw):
@@ -131,8 +139,10 @@ def run_cell(cfg: Dict[str, Any], attack_name: str, defense_name: str, seed: int
                                                      else defended.operating.image_passes),
                            "clean_pretrain_image_passes": clean.image_passes,
                            "undefended_pretrain_image_passes": undefended_passes,
-                           "encoder_from_cache": all(getattr(e, "from_cache", True) for e in defended.operating.encoders)},
+                           "encoder_from_cache": all(getattr(e, "from_cache", True) for e in defended.operating.encoders),
+                           # Every encoder this cell used, by cache key: what the grid's amortisation is computed from.
+                           "encoders": [{"role": "clean", "key": clean.key, "image_passes": clean.image_passes,
+                                         "from_cache": clean.from_cache}] + trainer.requests},
                           info, defended.detection)
     atomic_write_json(path, record)
     log(f"wrote {path}")
-    return path

@@ -24,6 +24,7 @@ class EncoderTrainer:
         self.base_pretrain = dict(base_pretrain or {})
         self.image_passes = 0
         self.encoders_trained = 0
+        self.requests: list = []  # every encoder asked for: key, image-passes, served from cache?
 
     def train(self, images: np.ndarray, pretrain: Dict[str, Any], *, init: Optional[CachedEncoder] = None,
               label: str = "defense", seed_offset: int = 0) -> CachedEncoder:
@@ -34,4 +35,6 @@ class EncoderTrainer:
         result = self.cache.get(images, PretrainConfig.from_dict(pretrain), seed, label, init)
         self.image_passes += result.image_passes
         self.encoders_trained += 1
+        self.requests.append({"role": label, "key": result.key, "image_passes": result.image_passes,
+                              "from_cache": result.from_cache})
         return result

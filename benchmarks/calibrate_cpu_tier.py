@@ -32,6 +32,8 @@ CONFIGS = {
                                "pretrain.epochs=10", "threat.targets_per_task=5"], "more capacity"),
     "5k-e80": (["pretrain.epochs=80", "pretrain.checkpoint_epochs=[10,20,40,60,80]", "threat.targets_per_task=5"],
                "4x the tier's epochs (checkpoints give the epoch axis)"),
+    "5k-e80-r3": (["pretrain.epochs=80", "pretrain.checkpoint_epochs=[10,20,40,60,80]", "threat.targets_per_task=2",
+                   "threat.poison_rate=0.03"], "3x the poisons per target (same clean encoder as 5k-e80)"),
 }
 
 
@@ -53,7 +55,7 @@ def main() -> None:
         opts = Options(args.data_root, None, args.cache_dir, args.results_dir / name, "cpu", not args.no_progress)
         recs = [json.loads(run_cell(cfg, "poisoned_encoder", "none", s, opts).read_text()) for s in args.seeds]
         m = pooled_targets([t for r in recs for t in r["targets"]])
-        minutes = sum(r["cost"]["stages"]["pretrain_poisoned"]["wall_seconds"] for r in recs) / 60 / len(recs)
+        minutes = sum(r["cost"]["stages"]["defense"]["wall_seconds"] for r in recs) / 60 / len(recs)
         tasks = " ".join(f"{k}:{v['clean_accuracy']:.3f}/{v['poisoned_accuracy']:.3f}"
                          for k, v in sorted(recs[0]["tasks"].items()))
         rows.append(f"| {name} | {why} | {m['targets']} | {m['asr']:.2f} [{m['asr_ci'][0]:.2f}, {m['asr_ci'][1]:.2f}] "

@@ -78,3 +78,23 @@ def task_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
             row.update({"ca": ca.mean(), "pa": pa.mean(), "utility_loss": float(np.mean(ca - pa))})
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def amortisation(records: List[Dict[str, Any]]) -> Dict[str, float]:
+    """Pre-training image-passes a set of records actually needed vs the naive protocol.
+
+    Executed: every distinct encoder (by cache key) the records used, counted once. Naive: one
+    fresh clean and one fresh defended pre-training per ASR trial (target) and per defense — what
+    a protocol without shared runs and a shared cache would spend for the same trials.
+    """
+    executed: Dict[str, int] = {}
+    naive = 0
+    for r in records:
+        encoders = r["cost"].get("encoders", [])
+        for e in encoders:
+            executed[e["key"]] = int(e["image_passes"])
+        per_trial = r["cost"].get("clean_pretrain_image_passes", 0) + r["cost"]["pretrain_image_passes"]
+        naive += max(1, len(r["targets"])) * per_trial
+    done = sum(executed.values())
+    return {"executed_image_passes": float(done), "naive_image_passes": float(naive),
+            "saving": naive / done if done else float("nan"), "distinct_encoders": float(len(executed))}

@@ -115,3 +115,15 @@ def test_build_refuses_mixed_grids_unless_one_is_chosen(tmp_path, capsys):
     assert main(args) == 2 and "records come from 2 grids" in capsys.readouterr().err
     assert main(args + ["--grid", "0123456789ab"]) == 0
     assert "grid `0123456789ab`" in (tmp_path / "b.md").read_text()
+
+
+def test_amortisation_by_hand():
+    from leaderboard.aggregate import amortisation
+    clean = {"key": "c", "image_passes": 100}
+    recs = [{"targets": [1, 2, 3], "cost": {"clean_pretrain_image_passes": 100, "pretrain_image_passes": 110,
+                                             "encoders": [clean, {"key": "p", "image_passes": 110}]}},
+            {"targets": [1, 2, 3], "cost": {"clean_pretrain_image_passes": 100, "pretrain_image_passes": 55,
+                                             "encoders": [clean, {"key": "p", "image_passes": 110}]}}]
+    out = amortisation(recs)
+    assert out["executed_image_passes"] == 210 and out["naive_image_passes"] == 3 * 210 + 3 * 155
+    assert out["saving"] == pytest.approx((630 + 465) / 210)

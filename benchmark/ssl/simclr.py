@@ -12,6 +12,7 @@ exactly as the uninterrupted run would have, on CPU.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -160,8 +161,17 @@ def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, losses = 0, []
     if workdir is not None and (workdir / "last.safetensors").exists():
-        meta = load_checkpoint(workdir / "last.safetensors", model, opt, device=dev)
-        start, losses = int(meta["epoch"]), list(meta["losses"])
+        try:
+            meta = load_checkpoint(workdir / "last.safetensors", model, opt, device=dev)
+            start, losses = int(meta["epoch"]), list(meta["losses"])
+        except Exception as exc:  # unreadable resume point: start over rather than trust it
+            warnings.warn(f"{workdir / 'last.safetensors'} is unreadable ({type(exc).__name__}); restarting", stacklevel=2)
+            (workdir / "last.safetensors").unlink()
+            torch.manual_seed(seed)
+            model = SimCLRModel(build_encoder(cfg)).to(dev, memory_format=torch.channels_last)
+            if init is not None:
+                load_checkpoint(Path(init), model, device=dev)
+            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     data = torch.from_numpy(np.ascontiguousarray(images)).to(dev).permute(0, 3, 1, 2)  # uint8 NCHW view
     t0, c0 = time.perf_counter(), time.process_time()

@@ -1,0 +1,154 @@
+"""The fixed encoder grid of a tier as a first-class object: which jobs, what each costs, what is cached.
+
+A grid file (``benchmark/grids/<name>.toml``) names a tier and the attacks, defenses, seeds and
+per-job resources to run on it. Every (attack, defense, seed) is one job writing one record; the
+no-attack row is run once, undefended. :func:`plan` resolves every job against the caches
+without training anything: it crafts the poisons, runs the defense's hooks with a trainer that
+only computes the content-addressed keys of the encoders the job would ask for, and reports for
+each job whether its record and each of its encoders are cached, and the image-passes still to
+spend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from .errors import BenchmarkError
+from .tiers import load_tier
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib  # type: ignore
+
+GRID_DIR = Path(__file__).parent / "grids"
+
+
+@dataclass(frozen=True)
+class Job:
+    attack: str
+    defense: str
+    seed: int
+
+
+@dataclass
+class Grid:
+    name: str
+    tier: Dict[str, Any]
+    attacks: List[str]
+    defenses: List[str]
+    seeds: List[int]
+    cpus_per_job: float = 2
+    gpus_per_job: float = 0
+    jobs: List[Job] = field(default_factory=list)
+
+
+def list_grids() -> List[str]:
+    return sorted(p.stem for p in GRID_DIR.glob("*.toml"))
+
+
+def load_grid(name_or_path: str, overrides=()) -> Grid:
+    import attacks
+    import defenses
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = GRID_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise BenchmarkError(f"unknown grid '{name_or_path}' (built-in: {', '.join(list_grids())}; or a .toml path)")
+    try:
+        spec = tomllib.loads(path.read_text())
+        g, res = spec["grid"], spec.get("resources", {})
+        tier = load_tier(g["tier"], list(overrides))
+        grid = Grid(g.get("name", path.stem), tier, list(g["attacks"]), list(g["defenses"]),
+                    [int(s) for s in g.get("seeds", tier.get("run", {}).get("seeds", [0]))],
+                    float(res.get("cpus_per_job", 2)), float(res.get("gpus_per_job", 0)))
+    except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
+        raise BenchmarkError(f"grid file {path} is malformed: {type(exc).__name__}: {exc}") from exc
+    for a in grid.attacks:
+        attacks.ATTACKS.get(a)
+    for d in grid.defenses:
+        defenses.DEFENSES.get(d)
+    if any(s < 0 for s in grid.seeds):
+        raise BenchmarkError(f"grid {grid.name}: seeds must be non-negative")
+    grid.jobs = [Job(a, d, s) for s in grid.seeds for a in grid.attacks for d in grid.defenses
+                 if a != "none" or d == "none"]  # the no-attack row is the clean baseline, once
+    return grid
+
+
+class PlanningTrainer:
+    """Answers a defense's training requests with untrained stand-ins carrying the *real* cache
+    key, and notes whether that key is already trained."""
+
+    def __init__(self, cache, seed: int, base_pretrain: Dict[str, Any]):
+        self.cache, self.seed, self.base_pretrain = cache, seed, dict(base_pretrain)
+        self.requests: List[Dict[str, Any]] = []
+        self.image_passes = 0
+        self.encoders_trained = 0
+
+    def train(self, images, pretrain, *, init=None, label="defense", seed_offset=0):
+        from .conformance import StubTrained
+        from .ssl.simclr import PretrainConfig
+        seed = self.seed if seed_offset == 0 else self.seed * 100_003 + int(seed_offset)
+        key = self.cache.key(images, PretrainConfig.from_dict(pretrain), seed, init)
+        stub = StubTrained(images[:1], pretrain, key)
+        stub.key = key
+        batch = min(stub.cfg.batch_size, len(images))
+        stub.image_passes = stub.cfg.epochs * (len(images) // batch) * batch * 2
+        cached = (self.cache.root / key / "final.safetensors").exists()
+        self.requests.append({"role": label, "key": key, "image_passes": stub.image_passes, "cached": cached})
+        self.image_passes += stub.image_passes
+        self.encoders_trained += 1
+        return stub
+
+
+def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
+    """One row per job: record cached?, encoders (key, cached?), image-passes still to spend."""
+    import attacks
+    import defenses
+    from .defended import run_defense
+    from .encoder_cache import EncoderCache
+    from .runner import attack_targets, load_data, record_path
+    from .threat import draw_threat
+
+    cfg = grid.tier
+    data = load_data(cfg, options)
+    cache = EncoderCache(options.cache_dir, options.device, progress=False)
+    rows, seen = [], set()
+    for job in grid.jobs:
+        t = cfg["threat"]
+        threat = draw_threat({n: s["test"].labels for n, s in data.tasks.items()}, t["targets_per_task"],
+                             t["n_references"], t["poison_rate"], np.random.default_rng(job.seed))
+        attack = attacks.create_attack(job.attack, **cfg.get("attack", {}).get(job.attack, {}))
+        defense = defenses.create_defense(job.defense, **cfg.get("defense", {}).get(job.defense, {}))
+        poisons = attack.craft(attack_targets(threat, data, len(data.pretrain)), np.random.default_rng([job.seed, 1]))
+        train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
+        trainer = PlanningTrainer(cache, job.seed, cfg["pretrain"])
+        trainer.train(data.pretrain.images, cfg["pretrain"], label="clean")
+        run_defense(defense, train_set, data.pretrain.images, cfg["pretrain"], cfg["probe"], trainer, job.seed)
+        todo = 0
+        for r in trainer.requests:
+            if not r["cached"] and r["key"] not in seen:
+                todo += r["image_passes"]
+            seen.add(r["key"])  # a later job reuses what an earlier one will train
+        rows.append({"job": job, "record_cached": record_path(options, cfg, job.attack, job.defense, job.seed).exists(),
+                     "encoders": trainer.requests, "image_passes_to_spend": todo,
+                     "image_passes_needed": sum(r["image_passes"] for r in trainer.requests)})
+    return rows
+
+
+def format_plan(grid: Grid, rows: List[Dict[str, Any]]) -> str:
+    lines = [f"grid {grid.name}: tier {grid.tier['tier']['name']}, {len(rows)} jobs "
+             f"({grid.cpus_per_job:g} CPUs, {grid.gpus_per_job:g} GPUs each)",
+             f"{'attack':18} {'defense':16} {'seed':>4}  {'record':7} {'encoders cached':>15}  {'image-passes to spend':>22}"]
+    for r in rows:
+        j, encs = r["job"], r["encoders"]
+        lines.append(f"{j.attack:18} {j.defense:16} {j.seed:>4}  {'cached' if r['record_cached'] else 'todo':7} "
+                     f"{sum(e['cached'] for e in encs):>7} of {len(encs):<5}  {r['image_passes_to_spend']:>22,}")
+    todo = sum(r["image_passes_to_spend"] for r in rows)
+    naive = sum(r["image_passes_needed"] for r in rows)
+    lines.append(f"total: {todo:,} image-passes to spend; {naive:,} if no encoder were shared between jobs")
+    return "\n".join(lines)

@@ -1,0 +1,108 @@
+"""The grid as a first-class object: dry-run plans, crash-safe resume (SIGKILL), two concurrent
+runners, corrupted checkpoints, and the Ray executor."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.encoder_cache import MANIFEST, EncoderCache
+from benchmark.grid import format_plan, load_grid, plan
+from benchmark.run import main
+from benchmark.runner import Options
+from benchmark.ssl.simclr import PretrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+# Only the clean encoder (attack none), 3 epochs: the smallest cell that pre-trains something.
+SMALL = ["--attack", "none", "--set", "pretrain.epochs=3", "--set", "pretrain.checkpoint_epochs=[1,2,3]",
+         "--no-progress", "--no-leaderboard", "--threads", "1"]
+COMPARED = ("tasks", "targets", "metrics", "mean_clean_accuracy", "mean_poisoned_accuracy")
+
+
+def _cmd(results, cache):
+    return [sys.executable, "-m", "benchmark.run", "--results-dir", str(results), "--cache-dir", str(cache), *SMALL]
+
+
+def _record(results):
+    (path,) = Path(results).rglob("seed0.json")
+    return json.loads(path.read_text())
+
+
+def test_dry_run_plans_without_training(tmp_path, capsys):
+    grid = load_grid("smoke")
+    assert len(grid.jobs) == 4 and all(j.defense == "none" for j in grid.jobs if j.attack == "none")
+    opts = Options(None, None, tmp_path / "cache", tmp_path / "results", "cpu", False)
+    rows = plan(grid, opts)
+    assert not any(r["record_cached"] for r in rows) and not any(e["cached"] for r in rows for e in r["encoders"])
+    # The clean encoder is shared: only the first job pays for it.
+    assert rows[0]["image_passes_to_spend"] > 0 and rows[1]["image_passes_to_spend"] < rows[1]["image_passes_needed"]
+    assert "image-passes to spend" in format_plan(grid, rows)
+    assert not (tmp_path / "cache" / "encoders").exists() or not list((tmp_path / "cache").rglob("*.safetensors"))
+    assert main(["--grid", "smoke", "--dry-run", "--cache-dir", str(tmp_path / "c2"), "--results-dir",
+                 str(tmp_path / "r2")]) == 0
+    assert "4 jobs" in capsys.readouterr().out
+
+
+def test_killed_run_resumes_to_the_same_record(tmp_path):
+    subprocess.run(_cmd(tmp_path / "a", tmp_path / "ca"), cwd=ROOT, check=True, capture_output=True)
+    proc = subprocess.Popen(_cmd(tmp_path / "b", tmp_path / "cb"), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list((tmp_path / "cb").rglob("last.safetensors")):
+        assert proc.poll() is None and time.time() < deadline, "run finished before it could be killed"
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the next epoch
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not list((tmp_path / "b").rglob("*.json")), "a killed run left a record"
+    subprocess.run(_cmd(tmp_path / "b", tmp_path / "cb"), cwd=ROOT, check=True, capture_output=True)
+    a, b = _record(tmp_path / "a"), _record(tmp_path / "b")
+    assert {k: a[k] for k in COMPARED} == {k: b[k] for k in COMPARED}
+
+
+def test_two_concurrent_runners_do_each_job_once(tmp_path):
+    procs = [subprocess.Popen(_cmd(tmp_path / "r", tmp_path / "c"), cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    text = "".join(o for o, _ in outs)
+    assert text.count("wrote ") == 1 and text.count("skip") == 1
+    rec = _record(tmp_path / "r")
+    assert rec["cost"]["encoders"][0]["from_cache"] is False  # the writer trained it; the other only waited
+    assert len(list((tmp_path / "c" / "encoders").glob("*/final.safetensors"))) == 1
+
+
+def test_corrupted_checkpoint_is_detected_and_rebuilt(tmp_path):
+    images = np.random.default_rng(0).integers(0, 255, (64, 32, 32, 3), dtype=np.uint8)
+    cfg = PretrainConfig(width=4, blocks=(1, 1), epochs=1, batch_size=32)
+    first = EncoderCache(tmp_path, progress=False).get(images, cfg, seed=0)
+    final = first.final_path
+    assert json.loads((final.parent / MANIFEST).read_text())["files"]["final.safetensors"]
+    data = bytearray(final.read_bytes())
+    data[-10] ^= 0xFF  # tamper with a weight
+    final.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="corrupt or incomplete .*does not match its checksum"):
+        again = EncoderCache(tmp_path, progress=False).get(images, cfg, seed=0)
+    assert again.from_cache is False
+    w1, w2 = first.encoder.state_dict(), again.encoder.state_dict()
+    assert all(np.array_equal(w1[k].numpy(), w2[k].numpy()) for k in w1)  # rebuilt bit-identically
+    assert EncoderCache(tmp_path, progress=False).get(images, cfg, seed=0).from_cache is True
+
+
+def test_ray_executor_runs_a_grid(tmp_path):
+    pytest.importorskip("ray")
+    results = tmp_path / "results"
+    grid = str(Path(__file__).parent / "grids" / "two_clean_encoders.toml")
+    assert main(["--grid", grid, "--executor", "ray", "--ray-cpus", "2", "--results-dir", str(results),
+                 "--cache-dir", str(tmp_path / "cache"), "--set", "pretrain.epochs=1", "--no-progress"]) == 0
+    records = [json.loads(p.read_text()) for p in results.rglob("*.json")]
+    assert sorted(r["seed"] for r in records) == [0, 1]
+    from leaderboard.build import validate_record
+    for r in records:
+        validate_record(r)
