@@ -8,7 +8,7 @@ pre-training set, the encoder architecture or the loss. It returns unlabeled poi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -34,6 +34,14 @@ class PoisonSet:
         return len(self.images)
 
 
+@dataclass(frozen=True)
+class AttackContext:
+    """What the harness may lend an attack beyond the threat model's knowledge: a clean surrogate
+    SimCLR model (encoder + projection head) for attacks that optimise against one (Witches'
+    Brew). The grid's clean encoder of the same seed serves — the strongest surrogate possible."""
+    surrogate: Optional[Callable[[], Any]] = None
+
+
 class Attack:
     """Base class: subclasses set ``name`` and implement :meth:`craft`."""
 
@@ -43,7 +51,8 @@ class Attack:
         """JSON-serialisable parameters, recorded with every result."""
         return {}
 
-    def craft(self, targets: List[AttackTarget], rng: np.random.Generator) -> PoisonSet:
+    def craft(self, targets: List[AttackTarget], rng: np.random.Generator,
+              context: Optional[AttackContext] = None) -> PoisonSet:
         raise NotImplementedError
 
 

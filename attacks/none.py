@@ -13,6 +13,6 @@ from .base import Attack, AttackTarget, PoisonSet, register_attack
 class NoAttack(Attack):
     name = "none"
 
-    def craft(self, targets: List[AttackTarget], rng: np.random.Generator) -> PoisonSet:
+    def craft(self, targets: List[AttackTarget], rng: np.random.Generator, context=None) -> PoisonSet:
         size = targets[0].image.shape if targets else (32, 32, 3)
         return PoisonSet(np.zeros((0, *size), np.uint8), np.zeros(0, np.int64))

@@ -65,7 +65,7 @@ class PoisonedEncoder(Attack):
     def params(self) -> Dict[str, Any]:
         return {"layouts": list(self.layouts), "crop_scale": self.crop_scale}
 
-    def craft(self, targets: List[AttackTarget], rng: np.random.Generator) -> PoisonSet:
+    def craft(self, targets: List[AttackTarget], rng: np.random.Generator, context=None) -> PoisonSet:
         """Algorithm 1, per target: its budget of (target, random reference, random layout) pairs.
 
         The paper picks a target at random for each poison; giving each target exactly its

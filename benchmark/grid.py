@@ -109,6 +109,7 @@ def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
     """One row per job: record cached?, encoders (key, cached?), image-passes still to spend."""
     import attacks
     import defenses
+    from attacks.base import PoisonSet
     from .defended import run_defense
     from .encoder_cache import EncoderCache
     from .runner import attack_targets, load_data, record_path
@@ -124,7 +125,14 @@ def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
                              t["n_references"], t["poison_rate"], np.random.default_rng(job.seed))
         attack = attacks.create_attack(job.attack, **cfg.get("attack", {}).get(job.attack, {}))
         defense = defenses.create_defense(job.defense, **cfg.get("defense", {}).get(job.defense, {}))
-        poisons = attack.craft(attack_targets(threat, data, len(data.pretrain)), np.random.default_rng([job.seed, 1]))
+        targets = attack_targets(threat, data, len(data.pretrain))
+        if getattr(attack, "needs_surrogate", False):
+            # Its poisons exist only after brewing against the clean encoder: plan with stand-ins of
+            # the right count (right cost; the poisoned encoders' keys are then unknown → "todo").
+            n = sum(t.n_poisons for t in targets)
+            poisons = PoisonSet(np.full((n, *data.pretrain.images.shape[1:]), job.seed % 251, np.uint8), np.zeros(n, np.int64))
+        else:
+            poisons = attack.craft(targets, np.random.default_rng([job.seed, 1]))
         train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
         trainer = PlanningTrainer(cache, job.seed, cfg["pretrain"])
         trainer.train(data.pretrain.images, cfg["pretrain"], label="clean")

@@ -90,6 +90,14 @@ def summarize_targets(targets) -> Dict[str, Any]:
             "outer_objective": weighted("poisoned_cosine"), "clean_outer_objective": weighted("clean_cosine")}
 
 
+def _attack_meta(poisons) -> Dict[str, Any]:
+    """The attack's own bookkeeping, kept small: loss curves reduced to first and last value."""
+    meta = dict(getattr(poisons, "meta", {}) or {})
+    if "matching_loss" in meta:
+        meta["matching_loss"] = [[h[0], h[-1]] for h in meta["matching_loss"] if h]
+    return meta
+
+
 def build_record(cfg, resolved, grid_hash: str, attack: str, defense: str, seed: int, threat: ThreatSpec,
                  poisons, n_clean: int, keep: Optional[np.ndarray], results, timings, cost,
                  defense_info: Optional[Dict[str, Any]] = None, detection: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
@@ -111,6 +119,7 @@ def build_record(cfg, resolved, grid_hash: str, attack: str, defense: str, seed:
             "note": "all targets of all tasks share one poisoned pre-training run, each with its own "
                     "poisons at the per-target rate",
             "spec": threat.to_dict()},
+        "attack_meta": _attack_meta(poisons),
         "defense_info": defense_info or {},
         "defense_meta": {k: str((defense_info or {}).get(k, "")) for k in ("version", "authors", "origin")},
         "tasks": tasks,

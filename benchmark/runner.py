@@ -15,13 +15,13 @@ from filelock import FileLock
 
 import attacks
 import defenses
-from attacks.base import AttackTarget
+from attacks.base import AttackContext, AttackTarget
 from .data import ImageDataset, load_split
 from .encoder_cache import EncoderCache
 from defenses.base import Operating
 from .defended import run_defense
 from .report import build_record, evaluate
-from .ssl.simclr import PretrainConfig
+from .ssl.simclr import PretrainConfig, load_simclr_model
 from .trainer import EncoderTrainer
 from .store import atomic_write_json, config_hash, read_json
 from .threat import ThreatSpec, draw_threat
@@ -115,8 +115,9 @@ def _compute_cell(cfg, attack, defense, attack_name, defense_name, seed, options
 
     clean = timed("pretrain_clean", cache.get, data.pretrain.images, PretrainConfig.from_dict(base_pretrain),
                   seed, "clean")
+    context = AttackContext(surrogate=lambda: load_simclr_model(clean.final_path, clean.cfg, options.device))
     poisons = timed("attack", attack.craft, attack_targets(threat, data, n_clean),
-                    np.random.default_rng([seed, 1]))
+                    np.random.default_rng([seed, 1]), context)
     train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
 
     # The defense gets what an encoder provider holds: the unflagged poisoned set (a copy), the

@@ -14,12 +14,17 @@ from benchmark.ssl.encoders import ENCODERS
 
 @pytest.mark.parametrize("name", attacks.list_attacks())
 def test_attack_contract(name):
-    attack = attacks.create_attack(name)
+    attacks.create_attack(name)  # constructible from the paper's defaults
+    from benchmark.tiers import load_tier
+    attack = attacks.create_attack(name, **load_tier("smoke").get("attack", {}).get(name, {}))
     json.dumps(attack.params())
     targets = [AttackTarget(np.full((32, 32, 3), 50 * i, np.uint8), np.full((4, 32, 32, 3), 200, np.uint8), 7)
                for i in range(2)]
     before = [t.image.copy() for t in targets]
-    poisons = attack.craft(targets, np.random.default_rng(0))
+    from attacks.base import AttackContext
+    from benchmark.ssl.simclr import PretrainConfig, SimCLRModel, build_encoder
+    tiny = AttackContext(surrogate=lambda: SimCLRModel(build_encoder(PretrainConfig(width=4, blocks=(1, 1)))))
+    poisons = attack.craft(targets, np.random.default_rng(0), tiny)
     assert poisons.images.dtype == np.uint8 and poisons.images.shape[1:] == (32, 32, 3)
     assert len(poisons.target_ids) == len(poisons.images)
     assert all(np.array_equal(b, t.image) for b, t in zip(before, targets))

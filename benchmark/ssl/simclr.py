@@ -209,5 +209,12 @@ def load_encoder_checkpoint(path: Path, cfg: PretrainConfig, device: str = "cpu"
     return enc.eval()
 
 
-__all__ = ["Encoder", "SimCLRModel", "PretrainConfig", "PretrainResult", "pretrain", "two_views", "train_step",
+def load_simclr_model(path: Path, cfg: PretrainConfig, device: str = "cpu") -> SimCLRModel:
+    """Encoder and projection head of a finished run (``final.safetensors``), e.g. as a surrogate."""
+    model = SimCLRModel(build_encoder(cfg)).to(device)
+    load_checkpoint(Path(path), model, device=device)
+    return model
+
+
+__all__ = ["load_simclr_model", "Encoder", "SimCLRModel", "PretrainConfig", "PretrainResult", "pretrain", "two_views", "train_step",
            "load_encoder_checkpoint", "read_meta"]
