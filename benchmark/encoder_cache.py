@@ -76,6 +76,7 @@ class CachedEncoder:
     workdir: Path
     key: str = ""
     device: str = "cpu"
+    train_wall_seconds: Optional[float] = None   # when it was trained (kept in the manifest), if known
 
     @property
     def final_path(self) -> Path:
@@ -136,7 +137,13 @@ class EncoderCache:
             res = pretrain(images, cfg, seed, self.device, workdir, self.progress, desc=f"pre-train {label}",
                            init=init.final_path if init is not None else None)
             if not res.from_cache or not (workdir / MANIFEST).exists():
-                write_manifest(workdir, {"key": key, "config": cfg.to_dict(), "seed": seed, "code": SSL_CODE_VERSION})
+                write_manifest(workdir, {"key": key, "config": cfg.to_dict(), "seed": seed, "code": SSL_CODE_VERSION,
+                                         "train_wall_seconds": None if res.from_cache else res.wall_seconds,
+                                         "train_cpu_seconds": None if res.from_cache else res.cpu_seconds})
+        try:
+            trained_in = json.loads((workdir / MANIFEST).read_text()).get("train_wall_seconds")
+        except (OSError, ValueError):
+            trained_in = None
         self._memo[key] = CachedEncoder(res.encoder, cfg, res.image_passes, res.from_cache, res.losses,
-                                        res.epoch_checkpoints, workdir, key, self.device)
+                                        res.epoch_checkpoints, workdir, key, self.device, trained_in)
         return self._memo[key]

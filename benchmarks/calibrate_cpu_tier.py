@@ -55,7 +55,9 @@ def main() -> None:
         opts = Options(args.data_root, None, args.cache_dir, args.results_dir / name, "cpu", not args.no_progress)
         recs = [json.loads(run_cell(cfg, "poisoned_encoder", "none", s, opts).read_text()) for s in args.seeds]
         m = pooled_targets([t for r in recs for t in r["targets"]])
-        minutes = sum(r["cost"]["stages"]["defense"]["wall_seconds"] for r in recs) / 60 / len(recs)
+        # Training time of the poisoned encoder as the cache recorded it (also when this run reused it).
+        walls = [e.get("train_wall_seconds") for r in recs for e in r["cost"].get("encoders", [])[1:]]
+        minutes = sum(w for w in walls if w) / 60 / max(1, sum(1 for w in walls if w))
         tasks = " ".join(f"{k}:{v['clean_accuracy']:.3f}/{v['poisoned_accuracy']:.3f}"
                          for k, v in sorted(recs[0]["tasks"].items()))
         rows.append(f"| {name} | {why} | {m['targets']} | {m['asr']:.2f} [{m['asr_ci'][0]:.2f}, {m['asr_ci'][1]:.2f}] "
