@@ -1,0 +1,144 @@
+"""python -m benchmark.experiment NAME — the PoisonedEncoder paper's §5 experiments as named grids.
+
+Each experiment is a list of cells (attack + parameter changes to the tier) run through the normal
+runner — so encoders are cached and shared with the leaderboard grid, and an interrupted
+experiment resumes — and a markdown table with our value next to the paper's for every cell,
+written to ``leaderboard/experiments/<tier>-<name>.md``. The paper's numbers are quoted from
+Tables 1, 2 and 4 (CIFAR-10 pre-training); its Fig. 5 and Fig. 8 are plots, so those rows quote
+the trend the paper reports instead of a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from .errors import BenchmarkError
+
+LAYOUT_SETS = {"1": ["target_top"], "2": ["reference_top"], "3": ["target_left"], "4": ["reference_left"],
+               "1+2": ["target_top", "reference_top"], "1+2+3": ["target_top", "reference_top", "target_left"],
+               "1+2+3+4": ["target_top", "reference_top", "target_left", "reference_left"]}
+
+
+@dataclass
+class Cell:
+    label: str
+    attack: str
+    changes: Dict[str, Any] = field(default_factory=dict)  # dotted path → value, applied to the tier
+    paper: str = ""
+
+
+@dataclass
+class Experiment:
+    title: str
+    metric: str            # "asr" or "outer"
+    cells: List[Cell]
+    note: str = ""
+
+
+PAPER_TABLE1 = {"poisoned_encoder": "0.8 / 0.9 / 0.5", "icp": "0.5 / 0.6 / 0.2", "witches_brew": "0.1 / 0.1 / 0.0"}
+EXPERIMENTS: Dict[str, Experiment] = {
+    "table1": Experiment("Table 1 — ASR of the three attacks (CIFAR-10 pre-training)", "asr",
+                         [Cell(a, a, {}, PAPER_TABLE1[a]) for a in ("poisoned_encoder", "icp", "witches_brew")],
+                         "Paper: STL10 / Facemask / EuroSAT downstream; ours: the tier's downstream tasks."),
+    "table2": Experiment("Table 2 — outer objective (Eq. 3), CIFAR-10 → STL10 in the paper", "outer",
+                         [Cell("no attack", "none", {}, "0.183"), Cell("witches_brew", "witches_brew", {}, "0.257"),
+                          Cell("icp", "icp", {}, "0.463"), Cell("poisoned_encoder", "poisoned_encoder", {}, "0.689")]),
+    "table4": Experiment("Table 4 — PoisonedEncoder's combination layouts (CIFAR-10)", "asr",
+                         [Cell(k, "poisoned_encoder", {"attack.poisoned_encoder.layouts": v}, p)
+                          for (k, v), p in zip(LAYOUT_SETS.items(), ["0.4", "0.5", "0.5", "0.6", "0.5", "0.6", "0.8"])],
+                         "Layouts 1–4 are our names for Fig. 4's four combinations, in the order the paper lists them."),
+    "fig5": Experiment("Fig. 5 — number of references and poisoning rate", "asr",
+                       [Cell(f"{n} references", "poisoned_encoder", {"threat.n_references": n},
+                             "ASR grows with the number of references" if n == 50 else "")
+                        for n in (1, 10, 50)]
+                       + [Cell(f"rate {r:g}", "poisoned_encoder", {"threat.poison_rate": r},
+                               "ASR grows with the poisoning rate" if r == 0.01 else "") for r in (0.002, 0.005, 0.01)]),
+    "fig8": Experiment("Fig. 8 — crop_scale of the target/reference crops", "asr",
+                       [Cell(f"crop_scale {c:g}", "poisoned_encoder", {"attack.poisoned_encoder.crop_scale": c},
+                             "ASR stays high down to ~0.6" if c == 1.0 else "") for c in (1.0, 0.8, 0.6)]),
+}
+
+
+def apply_changes(cfg: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any]:
+    out = copy.deepcopy(cfg)
+    for path, value in changes.items():
+        node = out
+        *parents, last = path.split(".")
+        for k in parents:
+            node = node.setdefault(k, {})
+        node[last] = value
+    return out
+
+
+def measure(name: str, cfg: Dict[str, Any], options, seeds: List[int], log=print) -> List[Tuple[Cell, Dict[str, Any]]]:
+    from leaderboard.aggregate import pooled_targets
+    from .runner import load_data, run_cell
+    from .tiers import validate
+    exp = EXPERIMENTS[name]
+    data = load_data(cfg, options)
+    rows = []
+    for cell in exp.cells:
+        cell_cfg = validate(apply_changes(cfg, cell.changes))
+        recs = [json.loads(run_cell(cell_cfg, cell.attack, "none", s, options, data=data, log=log).read_text())
+                for s in seeds]
+        rows.append((cell, pooled_targets([t for r in recs for t in r["targets"]])))
+    return rows
+
+
+def render(name: str, tier: str, rows) -> str:
+    exp = EXPERIMENTS[name]
+    head = "| cell | ours | clean encoder, same targets | paper |\n|---|---|---|---|\n"
+    lines = []
+    for cell, m in rows:
+        if exp.metric == "asr":
+            ours = f"{m['asr']:.2f} [{m['asr_ci'][0]:.2f}, {m['asr_ci'][1]:.2f}] ({m['targets']} targets)"
+            base = f"{m['clean_asr']:.2f} [{m['clean_asr_ci'][0]:.2f}, {m['clean_asr_ci'][1]:.2f}]"
+        else:
+            ours, base = f"{m['outer']:.3f}", f"{m['clean_outer']:.3f}"
+        lines.append(f"| {cell.label} | {ours} | {base} | {cell.paper or '–'} |")
+    note = f"\n{exp.note}\n" if exp.note else ""
+    return f"# {exp.title} — tier `{tier}`\n\n{head}" + "\n".join(lines) + "\n" + note
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from .run import default_cache_dir
+    p = argparse.ArgumentParser(prog="python -m benchmark.experiment", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
+    p.add_argument("--tier", default="smoke", help="tier name or .toml path (default: smoke)")
+    p.add_argument("--data-root", default=None, metavar="DIR", help="image-folder data root (real-data tiers)")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the tier's seeds")
+    p.add_argument("--results-dir", type=Path, default=Path("results/experiments"), metavar="DIR")
+    p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help=f"default: {default_cache_dir()}")
+    p.add_argument("--output-dir", type=Path, default=Path("leaderboard/experiments"), metavar="DIR")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    args = p.parse_args(argv)
+    try:
+        from .runner import Options
+        from .store import atomic_write_bytes
+        from .tiers import load_tier
+        cfg = load_tier(args.tier)
+        seeds = args.seeds if args.seeds is not None else cfg.get("run", {}).get("seeds", [0])
+        if any(s < 0 for s in seeds):
+            raise BenchmarkError("seeds must be non-negative integers")
+        opts = Options(args.data_root, None, args.cache_dir or default_cache_dir(), args.results_dir / args.name,
+                       "cpu", not args.no_progress)
+        text = render(args.name, cfg["tier"]["name"], measure(args.name, cfg, opts, seeds))
+        out = args.output_dir / f"{cfg['tier']['name']}-{args.name}.md"
+        atomic_write_bytes(out, text.encode())
+    except BenchmarkError as exc:
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
+        return 2
+    print(text)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

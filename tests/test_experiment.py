@@ -1,0 +1,34 @@
+"""Named experiments: cell definitions, tier changes and the paper-vs-ours table."""
+
+import pytest
+
+from benchmark.experiment import EXPERIMENTS, LAYOUT_SETS, apply_changes, render
+
+
+def test_every_experiment_names_cells_with_registered_attacks():
+    import attacks
+    for exp in EXPERIMENTS.values():
+        assert exp.cells and all(c.attack in attacks.list_attacks() for c in exp.cells)
+    assert LAYOUT_SETS["1+2+3+4"] == ["target_top", "reference_top", "target_left", "reference_left"]
+
+
+def test_apply_changes_creates_sections_without_touching_the_input():
+    cfg = {"threat": {"n_references": 50}}
+    out = apply_changes(cfg, {"threat.n_references": 10, "attack.poisoned_encoder.crop_scale": 0.8})
+    assert out == {"threat": {"n_references": 10}, "attack": {"poisoned_encoder": {"crop_scale": 0.8}}}
+    assert cfg == {"threat": {"n_references": 50}}
+
+
+def test_render_puts_ours_next_to_the_paper():
+    m = {"asr": 0.5, "asr_ci": (0.2, 0.8), "targets": 6, "clean_asr": 0.0, "clean_asr_ci": (0.0, 0.4),
+         "outer": 0.7, "clean_outer": 0.6}
+    text = render("table1", "cpu", [(EXPERIMENTS["table1"].cells[0], m)])
+    assert "| poisoned_encoder | 0.50 [0.20, 0.80] (6 targets) | 0.00 [0.00, 0.40] | 0.8 / 0.9 / 0.5 |" in text
+    assert "0.700" in render("table2", "cpu", [(EXPERIMENTS["table2"].cells[3], m)])
+
+
+def test_unknown_experiment_is_a_usage_error():
+    from benchmark.experiment import main
+    with pytest.raises(SystemExit) as exc:
+        main(["table99"])
+    assert exc.value.code == 2
