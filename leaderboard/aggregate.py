@@ -37,6 +37,20 @@ def pareto_front(points: List[tuple]) -> List[int]:
     return sorted(front, key=lambda i: (points[i][0], points[i][1], i))
 
 
+def pareto_ranks(points: List[tuple]) -> List[int]:
+    """Non-dominated sorting of (asr, utility_loss) points, lower better on both: rank 1 is the
+    Pareto front, rank 2 the front of the rest, and so on."""
+    remaining, ranks, layer = set(range(len(points))), [0] * len(points), 1
+    while remaining:
+        sub = sorted(remaining)
+        front = {sub[i] for i in pareto_front([points[j] for j in sub])}
+        for i in front:
+            ranks[i] = layer
+        remaining -= front
+        layer += 1
+    return ranks
+
+
 def summary_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
     """One row per (tier, grid, pre-training set, encoder, attack, defense)."""
     rows = []

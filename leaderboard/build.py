@@ -18,7 +18,7 @@ from benchmark.report import RECORD_SCHEMA
 from benchmark.store import atomic_write_bytes
 
 from . import plot
-from .aggregate import summary_table, task_table
+from .aggregate import pareto_ranks, summary_table, task_table
 
 
 SCHEMA_PATH = Path(__file__).with_name("record.schema.json")
@@ -35,6 +35,9 @@ def validate_record(rec: Any, where: str = "record") -> None:
     if error is not None:
         at = "/".join(map(str, error.absolute_path)) or "(top level)"
         raise BenchmarkError(f"{where}: fails the record schema at {at}: {error.message}")
+    from benchmark.runner import grid_hash
+    if grid_hash(rec["config"]["tier"]) != rec["grid_hash"]:
+        raise BenchmarkError(f"{where}: grid_hash {rec['grid_hash']} does not match the tier config it records")
 
 
 def load_records(results_dir: Path) -> List[Dict[str, Any]]:
@@ -77,6 +80,18 @@ def _provenance(records: List[Dict[str, Any]]) -> str:
             f"machine: {'; '.join(machines)}.\n")
 
 
+RANK_RULE = ("Rows are ranked by Pareto layer on (ASR, utility loss), both lower-better: rank 1 is the "
+             "Pareto front, rank 2 the front of the rest, and so on; within a layer rows are listed by ASR. "
+             "Rows whose ASR intervals overlap are not distinguishable at this number of targets.")
+
+
+def ranked(frame):
+    """Rows of one attack's table with their Pareto-layer rank, sorted by rank, ASR, defense name."""
+    frame = frame.copy()
+    frame["rank"] = pareto_ranks(list(zip(frame["asr"], frame["utility_loss"])))
+    return frame.sort_values(["rank", "asr", "utility_loss", "defense"], kind="stable")
+
+
 def _opt(x: float) -> str:
     return "–" if x != x else f"{x:.2f}"  # nan: not applicable to this defense
 
@@ -116,7 +131,7 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
                "no defense; PA: the defended pipeline on the poisoned set). FPR / FNR: detection rates of a "
                "pre-processing defense (poison = positive). Certified: share of targets whose correct "
                "bagging vote is certified against the run's number of poisons. Cost: pre-training "
-               "image-passes as a multiple of undefended pre-training. – : not applicable.\n")
+               "image-passes as a multiple of undefended pre-training. – : not applicable. " + RANK_RULE + "\n")
     for (tier, grid), grp in summary.groupby(["tier", "grid_hash"], sort=True):
         first = grp.iloc[0]
         out.append(f"## Tier `{tier}` — grid `{grid}` ({first['pretrain_set']} pre-training, "
@@ -124,11 +139,12 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
         out.append(_provenance([r for r in records if r["tier"] == tier and r["grid_hash"] == grid]))
         for attack, rows_of in grp.groupby("attack", sort=True):
             out.append(f"### Attack `{attack}`\n")
-            rows = [[r.defense, r.seeds, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
+            rows_of = ranked(rows_of)
+            rows = [[r.rank, r.defense, r.seeds, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
                      f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
                      f"{r.utility_loss:+.3f}", f"{r.dropped_ratio:+.3f}", _rates(r.fpr, r.fnr), _opt(r.certified_fraction),
                      f"{r.clean_outer:.3f} → {r.outer:.3f}", f"{r.cost_multiple:.2f}×"] for r in rows_of.itertuples()]
-            out.append(tabulate(rows, headers=["defense", "seeds", "targets", "ASR [95% CI]", "clean ASR [95% CI]",
+            out.append(tabulate(rows, headers=["rank", "defense", "seeds", "targets", "ASR [95% CI]", "clean ASR [95% CI]",
                                                "flips", "CA", "PA", "CA−PA", "dropped", "FPR / FNR", "certified",
                                                "cos(t, refs) clean → poisoned", "cost"],
                                 tablefmt="github", disable_numparse=True))

@@ -108,13 +108,15 @@ def test_build_refuses_mixed_grids_unless_one_is_chosen(tmp_path, capsys):
     import json
     from leaderboard.build import main
     first, second = _committed_records(tmp_path)
+    from benchmark.runner import grid_hash
     rec = json.loads(second.read_text())
-    rec["grid_hash"] = "0123456789ab"
+    rec["config"]["tier"]["pretrain"]["epochs"] += 1   # a genuinely different grid
+    other = rec["grid_hash"] = grid_hash(rec["config"]["tier"])
     second.write_text(json.dumps(rec))
     args = ["--results-dir", str(tmp_path / "results"), "--output", str(tmp_path / "b.md")]
     assert main(args) == 2 and "records come from 2 grids" in capsys.readouterr().err
-    assert main(args + ["--grid", "0123456789ab"]) == 0
-    assert "grid `0123456789ab`" in (tmp_path / "b.md").read_text()
+    assert main(args + ["--grid", other]) == 0
+    assert f"grid `{other}`" in (tmp_path / "b.md").read_text()
 
 
 def test_amortisation_by_hand():
@@ -127,3 +129,21 @@ def test_amortisation_by_hand():
     out = amortisation(recs)
     assert out["executed_image_passes"] == 210 and out["naive_image_passes"] == 3 * 210 + 3 * 155
     assert out["saving"] == pytest.approx((630 + 465) / 210)
+
+
+def test_pareto_ranks_by_hand():
+    from leaderboard.aggregate import pareto_ranks
+    pts = [(0.8, 0.00), (0.2, 0.05), (0.3, 0.10), (0.2, 0.02), (0.5, 0.20)]
+    # front: (0.8,0) and (0.2,0.02); then (0.2,0.05); then (0.3,0.10); then (0.5,0.20)
+    assert pareto_ranks(pts) == [1, 2, 3, 1, 4]
+
+
+def test_build_refuses_a_record_whose_grid_hash_does_not_match_its_config(tmp_path, capsys):
+    import json
+    from leaderboard.build import main
+    first, _ = _committed_records(tmp_path)
+    rec = json.loads(first.read_text())
+    rec["config"]["tier"]["pretrain"]["epochs"] += 1   # the grid it claims is not the grid it ran
+    first.write_text(json.dumps(rec))
+    assert main(["--results-dir", str(tmp_path / "results"), "--output", str(tmp_path / "b.md")]) == 2
+    assert "does not match the tier config" in capsys.readouterr().err
