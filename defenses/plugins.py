@@ -29,7 +29,7 @@ from .base import DEFENSES, Defense
 
 ENTRY_POINT_GROUP = "cl_poisonbench.defenses"
 README_SECTIONS = ("authors", "paper", "threat model")
-# The repository's own submissions folder; CL_POISONBENCH_SUBMISSIONS adds others (os.pathsep-separated).
+# The repository's own submissions folder; ./submissions and CL_POISONBENCH_SUBMISSIONS (os.pathsep-separated) add others.
 REPO_SUBMISSIONS = Path(__file__).resolve().parents[1] / "submissions"
 
 _loaded: Dict[str, str] = {}  # plugin name → where it came from
@@ -37,7 +37,13 @@ _loaded: Dict[str, str] = {}  # plugin name → where it came from
 
 def submission_dirs() -> List[Path]:
     extra = [Path(p) for p in os.environ.get("CL_POISONBENCH_SUBMISSIONS", "").split(os.pathsep) if p]
-    return [d for d in [REPO_SUBMISSIONS, *extra] if d.is_dir()]
+    # The checkout's folder (editable installs), ./submissions (a regular install run from a
+    # checkout), then any named in the environment — each folder once.
+    dirs = []
+    for d in [REPO_SUBMISSIONS, Path.cwd() / "submissions", *extra]:
+        if d.is_dir() and d.resolve() not in dirs:
+            dirs.append(d.resolve())
+    return dirs
 
 
 def check_readme(folder: Path) -> None:
