@@ -19,7 +19,7 @@ import numpy as np
 from filelock import FileLock
 
 from .errors import BenchmarkError
-from .ssl.simclr import Encoder, PretrainConfig, load_encoder_checkpoint, pretrain
+from .ssl.simclr import Encoder, PretrainConfig, load_encoder_checkpoint, pretrain, pretrain_image_passes
 from .store import atomic_write_json, config_hash
 
 MANIFEST = "manifest.json"
@@ -93,8 +93,7 @@ class CachedEncoder:
 
     def image_passes_for(self, n_images: int) -> int:
         """Image-passes this config would spend on a set of ``n_images`` (2 views, full batches)."""
-        batch = min(self.cfg.batch_size, n_images)
-        return self.cfg.epochs * (n_images // batch) * batch * 2
+        return pretrain_image_passes(n_images, self.cfg.epochs, self.cfg.batch_size)
 
 
 def images_sha256(images: np.ndarray) -> str:

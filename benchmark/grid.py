@@ -18,12 +18,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from .errors import BenchmarkError
-from .tiers import load_tier
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python < 3.11
-    import tomli as tomllib  # type: ignore
+from .tiers import load_tier, read_named_toml
 
 GRID_DIR = Path(__file__).parent / "grids"
 
@@ -54,19 +49,14 @@ def list_grids() -> List[str]:
 def load_grid(name_or_path: str, overrides=()) -> Grid:
     import attacks
     import defenses
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = GRID_DIR / f"{name_or_path}.toml"
-    if not path.is_file():
-        raise BenchmarkError(f"unknown grid '{name_or_path}' (built-in: {', '.join(list_grids())}; or a .toml path)")
+    path, spec = read_named_toml(name_or_path, GRID_DIR, "grid")
     try:
-        spec = tomllib.loads(path.read_text())
         g, res = spec["grid"], spec.get("resources", {})
         tier = load_tier(g["tier"], list(overrides))
         grid = Grid(g.get("name", path.stem), tier, list(g["attacks"]), list(g["defenses"]),
                     [int(s) for s in g.get("seeds", tier.get("run", {}).get("seeds", [0]))],
                     float(res.get("cpus_per_job", 2)), float(res.get("gpus_per_job", 0)))
-    except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise BenchmarkError(f"grid file {path} is malformed: {type(exc).__name__}: {exc}") from exc
     for a in grid.attacks:
         attacks.ATTACKS.get(a)
@@ -91,13 +81,13 @@ class PlanningTrainer:
 
     def train(self, images, pretrain, *, init=None, label="defense", seed_offset=0):
         from .conformance import StubTrained
-        from .ssl.simclr import PretrainConfig
-        seed = self.seed if seed_offset == 0 else self.seed * 100_003 + int(seed_offset)
-        key = self.cache.key(images, PretrainConfig.from_dict(pretrain), seed, init)
+        from .ssl.simclr import PretrainConfig, pretrain_image_passes
+        from .trainer import member_seed
+        cfg = PretrainConfig.from_dict(pretrain)
+        key = self.cache.key(images, cfg, member_seed(self.seed, seed_offset), init)
         stub = StubTrained(images[:1], pretrain, key)
         stub.key = key
-        batch = min(stub.cfg.batch_size, len(images))
-        stub.image_passes = stub.cfg.epochs * (len(images) // batch) * batch * 2
+        stub.image_passes = pretrain_image_passes(len(images), cfg.epochs, cfg.batch_size)
         cached = (self.cache.root / key / "final.safetensors").exists()
         self.requests.append({"role": label, "key": key, "image_passes": stub.image_passes, "cached": cached})
         self.image_passes += stub.image_passes

@@ -16,6 +16,12 @@ from .encoder_cache import CachedEncoder, EncoderCache
 from .ssl.simclr import PretrainConfig
 
 
+def member_seed(seed: int, seed_offset: int) -> int:
+    """The seed of an ensemble member (offset 0 = the run's own seed). The dry-run planner uses
+    the same rule, so its cache keys are the ones training will use."""
+    return int(seed) if seed_offset == 0 else int(seed) * 100_003 + int(seed_offset)
+
+
 class EncoderTrainer:
     def __init__(self, cache: EncoderCache, seed: int, base_pretrain: Optional[Dict[str, Any]] = None):
         self.cache, self.seed = cache, int(seed)
@@ -31,8 +37,8 @@ class EncoderTrainer:
         """SimCLR on ``images`` (uint8 N×32×32×3) with the tier's ``[pretrain]`` dict (possibly
         changed); ``init`` continues from another encoder; ``seed_offset`` gives ensemble members
         their own initialisation and augmentation stream."""
-        seed = self.seed if seed_offset == 0 else self.seed * 100_003 + int(seed_offset)
-        result = self.cache.get(images, PretrainConfig.from_dict(pretrain), seed, label, init)
+        result = self.cache.get(images, PretrainConfig.from_dict(pretrain), member_seed(self.seed, seed_offset),
+                                label, init)
         self.image_passes += result.image_passes
         self.encoders_trained += 1
         self.requests.append({"role": label, "key": result.key, "image_passes": result.image_passes,

@@ -100,6 +100,12 @@ class PretrainResult:
     epoch_checkpoints: Dict[int, Path]
 
 
+def pretrain_image_passes(n_images: int, epochs: int, batch_size: int) -> int:
+    """Images forwarded by :func:`pretrain` (2 views each; the last partial batch is dropped)."""
+    batch = min(batch_size, n_images)
+    return epochs * (n_images // batch) * batch * 2 if batch else 0
+
+
 def build_encoder(cfg: PretrainConfig) -> Encoder:
     return Encoder(ENCODERS.create(cfg.arch, width=cfg.width, blocks=tuple(cfg.blocks)))
 
@@ -145,7 +151,7 @@ def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "
     n = len(images)
     batch = min(cfg.batch_size, n)
     steps = n // batch  # drop the last partial batch: constant batch size for BatchNorm and NT-Xent
-    passes_per_epoch = steps * batch * 2
+    passes_per_epoch = pretrain_image_passes(n, 1, cfg.batch_size)
     ckpt_epochs = sorted(set(int(e) for e in cfg.checkpoint_epochs if 0 < int(e) <= cfg.epochs))
 
     def epoch_paths() -> Dict[int, Path]:
@@ -216,5 +222,5 @@ def load_simclr_model(path: Path, cfg: PretrainConfig, device: str = "cpu") -> S
     return model
 
 
-__all__ = ["load_simclr_model", "Encoder", "SimCLRModel", "PretrainConfig", "PretrainResult", "pretrain", "two_views", "train_step",
+__all__ = ["load_simclr_model", "pretrain_image_passes", "Encoder", "SimCLRModel", "PretrainConfig", "PretrainResult", "pretrain", "two_views", "train_step",
            "load_encoder_checkpoint", "read_meta"]

@@ -73,17 +73,23 @@ def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
     node[keys[-1]] = value
 
 
-def load_tier(name_or_path: str, overrides: List[str] = ()) -> Dict[str, Any]:
-    """Load a built-in tier by name, or a TOML file by path; apply ``--set`` overrides."""
+def read_named_toml(name_or_path: str, directory: Path, kind: str):
+    """(path, parsed dict) of a built-in ``directory/NAME.toml`` or a .toml path; one-line errors."""
     path = Path(name_or_path)
     if not path.suffix:
-        path = TIER_DIR / f"{name_or_path}.toml"
+        path = directory / f"{name_or_path}.toml"
     if not path.is_file():
-        raise BenchmarkError(f"unknown tier '{name_or_path}' (built-in: {', '.join(list_tiers())}; or a .toml path)")
+        known = ", ".join(sorted(p.stem for p in directory.glob("*.toml")))
+        raise BenchmarkError(f"unknown {kind} '{name_or_path}' (built-in: {known}; or a .toml path)")
     try:
-        cfg = tomllib.loads(path.read_text())
+        return path, tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
-        raise BenchmarkError(f"tier file {path} is not valid TOML: {exc}") from exc
+        raise BenchmarkError(f"{kind} file {path} is not valid TOML: {exc}") from exc
+
+
+def load_tier(name_or_path: str, overrides: List[str] = ()) -> Dict[str, Any]:
+    """Load a built-in tier by name, or a TOML file by path; apply ``--set`` overrides."""
+    _, cfg = read_named_toml(name_or_path, TIER_DIR, "tier")
     cfg = copy.deepcopy(cfg)
     for o in overrides:
         apply_override(cfg, o)
