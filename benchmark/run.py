@@ -123,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
         from .runner import grid_hash
         mine = [r for r in load_records(args.results_dir)
                 if r["tier"] == cfg["tier"]["name"] and r["grid_hash"] == grid_hash(cfg)]
-        print(render_markdown(mine, title=None))
+        print(render_markdown(mine, title=None, figures=False))
     return 0
 
 

@@ -119,7 +119,10 @@ def _ci(p: float, ci) -> str:
     return f"{p:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
-def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-PoisonBench leaderboard") -> str:
+def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-PoisonBench leaderboard",
+                    figures: bool = True) -> str:
+    """The board as markdown; ``figures=False`` leaves out the image links (a terminal print, where
+    :func:`write_figures` has not run)."""
     out = [f"# {title}\n"] if title else []
     if not records:
         return "\n".join(out + ["No result records found.\n"])
@@ -149,9 +152,9 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
                                                "cos(t, refs) clean → poisoned", "cost"],
                                 tablefmt="github", disable_numparse=True))
             out.append("")
-        if (grp.attack != "none").any():
+        if figures and (grp.attack != "none").any():
             out.append(f"![ASR against utility loss, Pareto front](figures/{tier}-{grid}-asr_vs_utility.png)\n")
-        if any(r.get("curves") for r in records if r["tier"] == tier and r["grid_hash"] == grid):
+        if figures and any(r.get("curves") for r in records if r["tier"] == tier and r["grid_hash"] == grid):
             out.append(f"![Early stopping curves](figures/{tier}-{grid}-early_stopping.png)\n")
         sub = tasks[(tasks.tier == tier) & (tasks.grid_hash == grid)]
         rows = [[r.attack, r.defense, r.task, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
