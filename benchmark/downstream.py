@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from .evaluate import LinearProbe, ProbeConfig, extract_features
+from .feature_store import FeatureStore
 
 
 def module_of(encoder: Any):
@@ -41,16 +42,22 @@ class TaskPredictions:
 
 class FeatureMemo:
     """Features per (encoder object, split): an encoder shared by two operating points (no attack,
-    no defense; clean encoder reused by curves) is run over each split once."""
+    no defense; clean encoder reused by curves) is run over each split once. With a
+    :class:`~benchmark.feature_store.FeatureStore`, features of cached encoders (those carrying a
+    content key) are also shared across cells and runs through the disk."""
 
-    def __init__(self, device: str = "cpu"):
-        self.device = device
+    def __init__(self, device: str = "cpu", store: Optional[FeatureStore] = None):
+        self.device, self.store = device, store
         self._store: Dict = {}
 
-    def __call__(self, encoder, split_id: str, images: np.ndarray) -> np.ndarray:
+    def __call__(self, member, split_id: str, images: np.ndarray) -> np.ndarray:
+        encoder = module_of(member)
         key = (id(encoder), split_id)
         if key not in self._store:
-            self._store[key] = (encoder, extract_features(encoder, images, self.device))
+            def compute():
+                return extract_features(encoder, images, self.device)
+            feats = self.store.get(getattr(member, "key", None), images, compute) if self.store else compute()
+            self._store[key] = (encoder, feats)
         return self._store[key][1]
 
 
@@ -59,9 +66,8 @@ def predict_task(encoders, probe: Dict[str, Any], task: str, splits, seed: int, 
     cfg = ProbeConfig.from_dict(probe)
     preds, feats = [], []
     for i, member in enumerate(encoders):
-        enc = module_of(member)
-        f_train = memo(enc, f"{task}/train", train.images)
-        f_test = memo(enc, f"{task}/test", test.images)
+        f_train = memo(member, f"{task}/train", train.images)
+        f_test = memo(member, f"{task}/test", test.images)
         probe_model = LinearProbe(cfg, train.num_classes, seed + i, memo.device).fit(f_train, train.labels)
         preds.append(probe_model.predict(f_test))
         feats.append(f_test)

@@ -89,7 +89,9 @@ class CachedEncoder:
         if epoch not in self.epoch_checkpoints:
             raise BenchmarkError(f"no checkpoint at pre-training epoch {epoch} "
                                  f"(saved: {sorted(self.epoch_checkpoints)}; set pretrain.checkpoint_epochs)")
-        return load_encoder_checkpoint(self.epoch_checkpoints[epoch], self.cfg, self.device)
+        module = load_encoder_checkpoint(self.epoch_checkpoints[epoch], self.cfg, self.device)
+        module.key = f"{self.key}@epoch{epoch}"  # content key of the checkpoint (feature cache)
+        return module
 
     def image_passes_for(self, n_images: int) -> int:
         """Image-passes this config would spend on a set of ``n_images`` (2 views, full batches)."""

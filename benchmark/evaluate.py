@@ -5,6 +5,7 @@ themselves are the pure functions of :mod:`benchmark.metrics`.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Dict
 
@@ -25,10 +26,22 @@ class ProbeConfig:
         return cls(**d)
 
 
+def inference_copy(encoder: nn.Module) -> nn.Module:
+    """An eval-mode copy with each BatchNorm folded into the convolution before it (torch.fx):
+    1.3× faster feature extraction on CPU (benchmarks/results/pretrain_throughput.md), features equal
+    to ~1e-8. Modules fx cannot trace are used as they are."""
+    encoder.eval()
+    try:
+        from torch.fx.experimental.optimization import fuse
+        return fuse(copy.deepcopy(encoder))
+    except Exception:  # not traceable (data-dependent control flow in a plugin's encoder)
+        return encoder
+
+
 @torch.inference_mode()
 def extract_features(encoder: nn.Module, images: np.ndarray, device: str = "cpu", batch_size: int = 1024) -> np.ndarray:
     """Features of uint8 N×32×32×3 images from a frozen encoder in eval mode (float32 N×D)."""
-    encoder.eval()
+    encoder = inference_copy(encoder)
     out = []
     for start in range(0, len(images), batch_size):
         x = torch.from_numpy(images[start:start + batch_size]).to(device).permute(0, 3, 1, 2).float().div_(255)

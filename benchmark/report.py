@@ -42,11 +42,11 @@ def _task_summary(clean: TaskPredictions, defended: TaskPredictions, splits, mas
 
 
 def evaluate(clean: Operating, defended: Operating, tasks, threat: ThreatSpec, seed: int, device: str = "cpu",
-             progress: bool = False, curves: Sequence[Operating] = ()) -> Dict[str, Any]:
+             progress: bool = False, curves: Sequence[Operating] = (), feature_store=None) -> Dict[str, Any]:
     """Per task: CA (clean pipeline), PA (defended pipeline on the poisoned set), every target's
     outcome; then the same for each curve point (summarised). The clean pipeline is the paper's:
     the clean encoder with the tier's probe."""
-    memo = FeatureMemo(device)
+    memo = FeatureMemo(device, feature_store)
     out: Dict[str, Any] = {"tasks": {}, "targets": [], "curves": []}
     curve_targets: List[List[Dict[str, Any]]] = [[] for _ in curves]
     curve_tasks: List[Dict[str, Any]] = [{} for _ in curves]

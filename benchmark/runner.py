@@ -18,6 +18,7 @@ import defenses
 from attacks.base import AttackContext, AttackTarget
 from .data import ImageDataset, load_split
 from .encoder_cache import EncoderCache
+from .feature_store import FeatureStore
 from defenses.base import Operating
 from .defended import run_defense
 from .report import build_record, evaluate
@@ -127,7 +128,7 @@ def _compute_cell(cfg, attack, defense, attack_name, defense_name, seed, options
                      cfg["probe"], trainer, seed)
     clean_op = Operating([clean], dict(cfg["probe"]))
     results = timed("evaluate", evaluate, clean_op, defended.operating, data.tasks, threat, seed,
-                    options.device, options.progress, defended.curves)
+                    options.device, options.progress, defended.curves, FeatureStore(options.cache_dir / "features"))
     undefended_passes = clean.image_passes_for(len(train_set))
     from defenses.plugins import plugin_origin
     info = {"version": defense.version, "authors": defense.authors,
