@@ -11,6 +11,7 @@ spend.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -64,9 +65,27 @@ def load_grid(name_or_path: str, overrides=()) -> Grid:
         defenses.DEFENSES.get(d)
     if any(s < 0 for s in grid.seeds):
         raise BenchmarkError(f"grid {grid.name}: seeds must be non-negative")
-    grid.jobs = [Job(a, d, s) for s in grid.seeds for a in grid.attacks for d in grid.defenses
-                 if a != "none" or d == "none"]  # the no-attack row is the clean baseline, once
+    grid.jobs = job_order(grid, g.get("order", list(ORDER)), path)
     return grid
+
+
+ORDER = ("seed", "attack", "defense")
+
+
+def job_order(grid: Grid, order, path) -> List[Job]:
+    """Every (attack, defense, seed) job, nested in the grid's ``order`` (outermost first). The
+    default finishes one seed at a time; ``["defense", "seed", "attack"]`` finishes one defense —
+    listed cheapest first — on every seed before the next, so an unfinished grid still gives
+    complete rows."""
+    if sorted(order) != sorted(ORDER):
+        raise BenchmarkError(f"grid file {path}: order must be a permutation of {list(ORDER)}, got {order}")
+    axes = {"seed": grid.seeds, "attack": grid.attacks, "defense": grid.defenses}
+    jobs = []
+    for combo in itertools.product(*(axes[k] for k in order)):
+        c = dict(zip(order, combo))
+        if c["attack"] != "none" or c["defense"] == "none":  # the no-attack row is the clean baseline, once
+            jobs.append(Job(c["attack"], c["defense"], int(c["seed"])))
+    return jobs
 
 
 class PlanningTrainer:

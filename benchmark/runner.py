@@ -75,6 +75,13 @@ def attack_targets(threat: ThreatSpec, data: Data, n_clean: int) -> List[AttackT
     return out
 
 
+def cell_threat(cfg: Dict[str, Any], data: Data, seed: int) -> ThreatSpec:
+    """The seed's targets, target classes and references, drawn at random as the paper does."""
+    t = cfg["threat"]
+    return draw_threat({name: splits["test"].labels for name, splits in data.tasks.items()},
+                       t["targets_per_task"], t["n_references"], t["poison_rate"], np.random.default_rng(seed))
+
+
 def resolved_config(cfg: Dict[str, Any], attack, defense, seed: int) -> Dict[str, Any]:
     return {"tier": cfg, "attack": {"name": attack.name, "params": attack.params()},
             "defense": {"name": defense.name, "stage": defense.stage, "params": defense.params()}, "seed": seed}
@@ -107,9 +114,7 @@ def _compute_cell(cfg, attack, defense, attack_name, defense_name, seed, options
         return result
 
     data = data or timed("load_data", load_data, cfg, options)
-    t = cfg["threat"]
-    threat = draw_threat({name: splits["test"].labels for name, splits in data.tasks.items()},
-                         t["targets_per_task"], t["n_references"], t["poison_rate"], np.random.default_rng(seed))
+    threat = cell_threat(cfg, data, seed)
     n_clean = len(data.pretrain)
     cache = EncoderCache(options.cache_dir, options.device, options.progress)
     base_pretrain = cfg["pretrain"]

@@ -32,3 +32,21 @@ def test_unknown_experiment_is_a_usage_error():
     with pytest.raises(SystemExit) as exc:
         main(["table99"])
     assert exc.value.code == 2
+
+
+def test_detection_experiment_equals_the_full_kmeans_runs_detection(tmp_path):
+    import json
+    from benchmark.experiment import detection_trial
+    from benchmark.runner import Options, load_data, run_cell
+    from benchmark.tiers import load_tier, validate
+    cell = EXPERIMENTS["fig9"].cells[0]
+    cfg = validate(apply_changes(load_tier("smoke"), cell.changes))
+    opts = Options(cache_dir=tmp_path / "cache", results_dir=tmp_path / "results", progress=False)
+    data = load_data(cfg, opts)
+    fpr, fnr = detection_trial(cfg, cell.attack, cell.defense, 0, data)
+    record = json.loads(run_cell(cfg, cell.attack, "kmeans", 0, opts, data=data, log=lambda *_: None).read_text())
+    assert (fpr, fnr) == (record["detection"]["fpr"], record["detection"]["fnr"])
+    text = render("fig9", "smoke", [(cell, {"fpr": [fpr, 0.0], "fnr": [fnr, 1.0]})])
+    assert f"| {cell.label} | {(fpr + 0.0) / 2:.3f}" in text and "| FNR low: detected |" in text
+    one = detection_trial(cfg, cell.attack, cell.defense, 0, data, targets_per_run=1)
+    assert all(0.0 <= r <= 1.0 for r in one)

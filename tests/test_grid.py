@@ -106,3 +106,27 @@ def test_ray_executor_runs_a_grid(tmp_path):
     from leaderboard.build import validate_record
     for r in records:
         validate_record(r)
+
+
+def _grid_file(tmp_path, order_line=""):
+    path = tmp_path / "g.toml"
+    path.write_text('[grid]\ntier = "smoke"\nattacks = ["none", "poisoned_encoder"]\n'
+                    f'defenses = ["none", "kmeans"]\nseeds = [0, 1]\n{order_line}\n')
+    return str(path)
+
+
+def test_job_order_nests_as_declared_and_keeps_one_clean_row_per_seed(tmp_path):
+    default = [(j.attack, j.defense, j.seed) for j in load_grid(_grid_file(tmp_path)).jobs]
+    assert default == [("none", "none", 0), ("poisoned_encoder", "none", 0), ("poisoned_encoder", "kmeans", 0),
+                       ("none", "none", 1), ("poisoned_encoder", "none", 1), ("poisoned_encoder", "kmeans", 1)]
+    by_defense = load_grid(_grid_file(tmp_path, 'order = ["defense", "seed", "attack"]')).jobs
+    assert [(j.attack, j.defense, j.seed) for j in by_defense] == [
+        ("none", "none", 0), ("poisoned_encoder", "none", 0), ("none", "none", 1), ("poisoned_encoder", "none", 1),
+        ("poisoned_encoder", "kmeans", 0), ("poisoned_encoder", "kmeans", 1)]
+    assert sorted(default) == sorted((j.attack, j.defense, j.seed) for j in by_defense)
+
+
+def test_bad_job_order_is_a_one_line_error(tmp_path):
+    from benchmark.errors import BenchmarkError
+    with pytest.raises(BenchmarkError, match="permutation"):
+        load_grid(_grid_file(tmp_path, 'order = ["seed", "attack"]'))
