@@ -18,7 +18,8 @@ from benchmark.report import RECORD_SCHEMA
 from benchmark.store import atomic_write_bytes
 
 from . import plot
-from .aggregate import pareto_ranks, summary_table, task_table
+from .aggregate import amortisation, compute_hours, pareto_ranks, summary_table, task_table
+from .paper_comparison import paper_comparison
 
 
 SCHEMA_PATH = Path(__file__).with_name("record.schema.json")
@@ -115,6 +116,25 @@ def write_figures(records: List[Dict[str, Any]], figures_dir: Path) -> List[Path
     return written
 
 
+def grid_cost_line(records: List[Dict[str, Any]]) -> str:
+    """What the grid cost: compute hours and the image-passes the shared cache saved."""
+    a, h = amortisation(records), compute_hours(records)
+    untimed = int(h["encoders"] - h["encoders_timed"])
+    est = (f", of which {h['estimated_training_hours']:.1f} h estimated for the {untimed} encoders trained before "
+           f"training times were kept" if untimed else "")
+    if h["hours"] != h["hours"]:
+        return (f"Cost of these records: {int(a['distinct_encoders'])} distinct encoders, "
+                f"{a['executed_image_passes']:,.0f} pre-training image-passes executed against "
+                f"{a['naive_image_passes']:,.0f} for the naive protocol ({a['saving']:.1f}× saved); "
+                f"no encoder here recorded its training time, so compute hours are not stated.\n")
+    return (f"Cost of these records: {int(a['distinct_encoders'])} distinct encoders, "
+            f"{a['executed_image_passes']:,.0f} pre-training image-passes executed against "
+            f"{a['naive_image_passes']:,.0f} for the naive protocol (a fresh clean and defended pre-training "
+            f"per target and defense): {a['saving']:.1f}× saved by sharing runs and the cache. Compute: "
+            f"{h['hours']:.1f} wall-clock hours on the machine above ({h['training_hours']:.1f} h pre-training{est}; "
+            f"{h['other_hours']:.1f} h crafting and evaluation).\n")
+
+
 def _ci(p: float, ci) -> str:
     return f"{p:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
@@ -156,6 +176,8 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
             out.append(f"![ASR against utility loss, Pareto front](figures/{tier}-{grid}-asr_vs_utility.png)\n")
         if figures and any(r.get("curves") for r in records if r["tier"] == tier and r["grid_hash"] == grid):
             out.append(f"![Early stopping curves](figures/{tier}-{grid}-early_stopping.png)\n")
+        mine = [r for r in records if r["tier"] == tier and r["grid_hash"] == grid]
+        out.append(grid_cost_line(mine))
         sub = tasks[(tasks.tier == tier) & (tasks.grid_hash == grid)]
         rows = [[r.attack, r.defense, r.task, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
                  f"{r.ca:.3f}", f"{r.pa:.3f}", f"{r.utility_loss:+.3f}"] for r in sub.itertuples()]
@@ -163,6 +185,8 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
         out.append(tabulate(rows, headers=["attack", "defense", "task", "targets", "ASR [95% CI]",
                                            "clean ASR [95% CI]", "CA", "PA", "CA−PA"], tablefmt="github", disable_numparse=True))
         out.append("")
+        if (grp.attack != "none").any():
+            out.append(paper_comparison(grp, mine))
     return "\n".join(out) + "\n"
 
 

@@ -7,8 +7,10 @@ from benchmark.experiment import EXPERIMENTS, LAYOUT_SETS, apply_changes, render
 
 def test_every_experiment_names_cells_with_registered_attacks():
     import attacks
+    import defenses
     for exp in EXPERIMENTS.values():
         assert exp.cells and all(c.attack in attacks.list_attacks() for c in exp.cells)
+        assert all(c.defense in defenses.list_defenses() for c in exp.cells)
     assert LAYOUT_SETS["1+2+3+4"] == ["target_top", "reference_top", "target_left", "reference_left"]
 
 
@@ -25,6 +27,8 @@ def test_render_puts_ours_next_to_the_paper():
     text = render("table1", "cpu", [(EXPERIMENTS["table1"].cells[0], m)])
     assert "| poisoned_encoder | 0.50 [0.20, 0.80] (6 targets) | 0.00 [0.00, 0.40] | 0.8 / 0.9 / 0.5 |" in text
     assert "0.700" in render("table2", "cpu", [(EXPERIMENTS["table2"].cells[3], m)])
+    fig11 = render("fig11", "cpu", [(EXPERIMENTS["fig11"].cells[-1], dict(m, pa=0.41, ca=0.45))])
+    assert "| clean fraction 1 | 0.50 [0.20, 0.80] (6 targets); cos 0.700 (clean 0.600); PA 0.410 (CA 0.450) |" in fig11
 
 
 def test_unknown_experiment_is_a_usage_error():

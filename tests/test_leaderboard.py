@@ -147,3 +147,33 @@ def test_build_refuses_a_record_whose_grid_hash_does_not_match_its_config(tmp_pa
     first.write_text(json.dumps(rec))
     assert main(["--results-dir", str(tmp_path / "results"), "--output", str(tmp_path / "b.md")]) == 2
     assert "does not match the tier config" in capsys.readouterr().err
+
+
+def _attack_row(attack, hits, n=10, defense="none"):
+    r = _record(0, [i < hits for i in range(n)], 0.7, 0.7)
+    return dict(r, attack=attack, defense=defense, n_clean_pretrain=1000,
+                config={"tier": {"pretrain": {"epochs": 20}}})
+
+
+def test_paper_comparison_reads_the_attack_ordering_off_the_intervals():
+    from leaderboard.paper_comparison import attack_sentence
+    strong = [_attack_row("poisoned_encoder", 30, 30), _attack_row("icp", 0, 30), _attack_row("witches_brew", 0, 30)]
+    assert "lies above both baselines', as in the paper" in attack_sentence(summary_table(strong))
+    tied = [_attack_row("poisoned_encoder", 3), _attack_row("icp", 2), _attack_row("witches_brew", 0)]
+    text = attack_sentence(summary_table(tied))
+    assert "does **not** lie above ICP and Witches' Brew's" in text and "paper 0.8 / 0.9 / 0.5, ours 0.30" in text
+    assert "cannot be read" in attack_sentence(summary_table(tied[:2]))
+    board = render_markdown(tied)
+    assert "### How this compares with the paper" in board and "1,000 p images for 20 epochs, 10 targets" in board
+
+
+def test_compute_hours_counts_each_encoder_once_and_estimates_untimed_ones():
+    from leaderboard.aggregate import compute_hours
+    timed = {"key": "c", "image_passes": 3600, "train_wall_seconds": 3600.0}   # 1 image-pass/s
+    untimed = {"key": "p", "image_passes": 7200, "train_wall_seconds": None}
+    stages = {"attack": {"wall_seconds": 360.0}, "evaluate": {"wall_seconds": 360.0}, "defense": {"wall_seconds": 9e9}}
+    recs = [{"cost": {"encoders": [timed, untimed], "stages": stages}}, {"cost": {"encoders": [timed], "stages": stages}}]
+    h = compute_hours(recs)
+    assert h["training_hours"] == pytest.approx(3.0) and h["estimated_training_hours"] == pytest.approx(2.0)
+    assert h["other_hours"] == pytest.approx(0.4) and h["hours"] == pytest.approx(3.4)
+    assert compute_hours([{"cost": {"encoders": [untimed]}}])["hours"] != compute_hours([{"cost": {"encoders": [untimed]}}])["hours"]

@@ -1,0 +1,93 @@
+"""The board's "how this compares with the paper" paragraph: the paper's numbers quoted beside ours.
+
+A pure function of the summary rows of one grid (so the board stays a pure function of its
+records). The paper's numbers are those of PoisonedEncoder (Liu, Jia, Gong; USENIX Security 2022),
+CIFAR-10 pre-training with ResNet18 for 300 epochs: Table 1 for the attacks, §6 for the defenses.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+PAPER_ATTACKS = {  # Table 1, CIFAR-10 pre-training: STL10 / Facemask / EuroSAT downstream
+    "poisoned_encoder": "0.8 / 0.9 / 0.5", "icp": "0.5 / 0.6 / 0.2", "witches_brew": "0.1 / 0.1 / 0.0"}
+PAPER_DEFENSES = {  # §6, against PoisonedEncoder, CIFAR-10 pre-training
+    "kmeans": "K-means detection (K = 100, 4 flagged clusters) removes the poisons when the attacker "
+              "does not crop (FNR low) and misses them at crop_scale 0.8 (FNR close to 1, ASR stays high)",
+    "early_stopping": "fewer pre-training or downstream epochs lower ASR and PA together (Fig. 10)",
+    "bagging": "ASR 0.0 but PA drops by 39%",
+    "no_crop": "ASR 0.1 but PA drops by 45%",
+    "finetune": "ASR falls as the clean fraction grows (Fig. 11)",
+}
+ATTACK_NAMES = {"poisoned_encoder": "PoisonedEncoder", "icp": "ICP", "witches_brew": "Witches' Brew"}
+
+
+def _ci(row) -> str:
+    return f"{row.asr:.2f} [{row.asr_ci[0]:.2f}, {row.asr_ci[1]:.2f}]"
+
+
+def _row(frame, attack: str, defense: str):
+    sub = frame[(frame.attack == attack) & (frame.defense == defense)]
+    return None if sub.empty else sub.iloc[0]
+
+
+def attack_sentence(frame) -> str:
+    """Undefended ASR of each attack next to Table 1, and whether PoisonedEncoder's CI lies above
+    the baselines' (the ordering Table 1 reports)."""
+    parts: List[str] = []
+    for attack, paper in PAPER_ATTACKS.items():
+        r = _row(frame, attack, "none")
+        ours = (f"{_ci(r)} (clean encoder on the same targets {r.clean_asr:.2f}; {r.targets} targets)"
+                if r is not None else "not run")
+        parts.append(f"{ATTACK_NAMES[attack]}: paper {paper}, ours {ours}")
+    text = "Undefended ASR — " + "; ".join(parts) + ". "
+    pe = _row(frame, "poisoned_encoder", "none")
+    others = [(a, _row(frame, a, "none")) for a in ("icp", "witches_brew")]
+    if pe is None or any(r is None for _, r in others):
+        return text + "The attack ordering cannot be read until all three undefended rows exist."
+    above = [ATTACK_NAMES[a] for a, r in others if pe.asr_ci[0] > r.asr_ci[1]]
+    if len(above) == 2:
+        return text + "PoisonedEncoder's interval lies above both baselines', as in the paper."
+    below = [ATTACK_NAMES[a] for a, r in others if a not in above]
+    return text + (f"At this tier PoisonedEncoder's interval does **not** lie above {' and '.join(below)}'s: "
+                   f"the paper's ordering is not reproduced.")
+
+
+def defense_sentences(frame) -> List[str]:
+    out = []
+    base = _row(frame, "poisoned_encoder", "none")
+    for defense, paper in PAPER_DEFENSES.items():
+        r = _row(frame, "poisoned_encoder", defense)
+        if r is None:
+            out.append(f"- `{defense}` — paper: {paper}. Ours: not run yet.")
+            continue
+        extra = ""
+        if r.fpr == r.fpr:  # a detection defense: its rates
+            extra = f", FPR {r.fpr:.3f} / FNR {r.fnr:.3f}"
+        delta = f" (undefended {base.asr:.2f})" if base is not None else ""
+        out.append(f"- `{defense}` — paper: {paper}. Ours: ASR {_ci(r)}{delta}, CA−PA {r.utility_loss:+.3f} "
+                   f"(relative drop {r.dropped_ratio:+.1%}){extra}, cost {r.cost_multiple:.2f}×.")
+    return out
+
+
+def setting_sentence(records: List[Dict]) -> str:
+    """This grid's setting, read off one record, beside the paper's."""
+    r = records[0]
+    epochs = r.get("config", {}).get("tier", {}).get("pretrain", {}).get("epochs", "?")
+    n = r.get("n_clean_pretrain")
+    size = f"{n:,}" if isinstance(n, int) else "?"
+    per_run = max((len(x["targets"]) for x in records if x["attack"] != "none"), default=0)
+    return ("The paper pre-trains ResNet18 with SimCLR on 50k CIFAR-10 images for 300 epochs on GPUs and "
+            f"poisons one target per pre-training run. Here: {r['encoder']} pre-trained with SimCLR on {size} "
+            f"{r['pretrain_set']} images for {epochs} epochs, {per_run} targets sharing each poisoned run (each "
+            f"with its own poisons at the per-target rate), downstream tasks {', '.join(sorted(r['tasks']))} "
+            "(STL10 and EuroSAT are not available offline).")
+
+
+def paper_comparison(frame, records: List[Dict]) -> str:
+    """Markdown section for one grid: its summary frame (rows of
+    :func:`leaderboard.aggregate.summary_table`) and its records."""
+    lines = ["### How this compares with the paper\n", setting_sentence(records) + "\n",
+             attack_sentence(frame) + "\n", "Defenses against PoisonedEncoder:\n"]
+    lines += defense_sentences(frame)
+    return "\n".join(lines) + "\n"
