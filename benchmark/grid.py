@@ -121,17 +121,14 @@ def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
     from attacks.base import PoisonSet
     from .defended import run_defense
     from .encoder_cache import EncoderCache
-    from .runner import attack_targets, load_data, record_path
-    from .threat import draw_threat
+    from .runner import attack_targets, cell_threat, load_data, record_path
 
     cfg = grid.tier
     data = load_data(cfg, options)
     cache = EncoderCache(options.cache_dir, options.device, progress=False)
     rows, seen = [], set()
     for job in grid.jobs:
-        t = cfg["threat"]
-        threat = draw_threat({n: s["test"].labels for n, s in data.tasks.items()}, t["targets_per_task"],
-                             t["n_references"], t["poison_rate"], np.random.default_rng(job.seed))
+        threat = cell_threat(cfg, data, job.seed)
         attack = attacks.create_attack(job.attack, **cfg.get("attack", {}).get(job.attack, {}))
         defense = defenses.create_defense(job.defense, **cfg.get("defense", {}).get(job.defense, {}))
         targets = attack_targets(threat, data, len(data.pretrain))
@@ -145,7 +142,10 @@ def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
         train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
         trainer = PlanningTrainer(cache, job.seed, cfg["pretrain"])
         trainer.train(data.pretrain.images, cfg["pretrain"], label="clean")
-        run_defense(defense, train_set, data.pretrain.images, cfg["pretrain"], cfg["probe"], trainer, job.seed)
+        pipe = run_defense(defense, train_set, data.pretrain.images, cfg["pretrain"], cfg["probe"], trainer, job.seed)
+        clean_passes = trainer.requests[0]["image_passes"]
+        defended = (pipe.operating.image_passes if pipe.operating.image_passes is not None
+                    else sum(r["image_passes"] for r in trainer.requests[1:]))
         todo = 0
         for r in trainer.requests:
             if not r["cached"] and r["key"] not in seen:
@@ -153,7 +153,9 @@ def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
             seen.add(r["key"])  # a later job reuses what an earlier one will train
         rows.append({"job": job, "record_cached": record_path(options, cfg, job.attack, job.defense, job.seed).exists(),
                      "encoders": trainer.requests, "image_passes_to_spend": todo,
-                     "image_passes_needed": sum(r["image_passes"] for r in trainer.requests)})
+                     "image_passes_needed": sum(r["image_passes"] for r in trainer.requests),
+                     # the naive protocol: a fresh clean and defended pre-training per target (ASR trial)
+                     "naive_image_passes": max(1, len(threat.targets)) * (clean_passes + defended)})
     return rows
 
 
@@ -167,5 +169,10 @@ def format_plan(grid: Grid, rows: List[Dict[str, Any]]) -> str:
                      f"{sum(e['cached'] for e in encs):>7} of {len(encs):<5}  {r['image_passes_to_spend']:>22,}")
     todo = sum(r["image_passes_to_spend"] for r in rows)
     naive = sum(r["image_passes_needed"] for r in rows)
+    distinct = {e["key"]: e["image_passes"] for r in rows for e in r["encoders"]}
+    protocol = sum(r["naive_image_passes"] for r in rows)
     lines.append(f"total: {todo:,} image-passes to spend; {naive:,} if no encoder were shared between jobs")
+    lines.append(f"whole grid: {len(distinct)} distinct encoders, {sum(distinct.values()):,} image-passes; the naive "
+                 f"protocol (fresh clean + defended pre-training per target and defense) would spend {protocol:,}: "
+                 f"{protocol / max(1, sum(distinct.values())):.1f}x saved")
     return "\n".join(lines)

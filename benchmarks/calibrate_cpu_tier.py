@@ -34,6 +34,8 @@ CONFIGS = {
                "4x the tier's epochs (checkpoints give the epoch axis)"),
     "5k-e80-r3": (["pretrain.epochs=80", "pretrain.checkpoint_epochs=[10,20,40,60,80]", "threat.targets_per_task=2",
                    "threat.poison_rate=0.03"], "3x the poisons per target (same clean encoder as 5k-e80)"),
+    "5k-w32-b1111-e20": (["pretrain.width=32", "pretrain.blocks=[1,1,1,1]", "threat.targets_per_task=5"],
+                         "2x width at the tier's set and epochs (~2x its compute per epoch)"),
 }
 
 

@@ -90,4 +90,6 @@ def paper_comparison(frame, records: List[Dict]) -> str:
     lines = ["### How this compares with the paper\n", setting_sentence(records) + "\n",
              attack_sentence(frame) + "\n", "Defenses against PoisonedEncoder:\n"]
     lines += defense_sentences(frame)
+    lines += ["", "Figure-by-figure comparisons (Tables 1, 2, 4; Figs. 5, 8, 9, 11) are the named experiments' "
+                  "tables in [`experiments/`](experiments/) (`python -m benchmark.experiment NAME`)."]
     return "\n".join(lines) + "\n"

@@ -43,6 +43,11 @@ def test_dry_run_plans_without_training(tmp_path, capsys):
     # The clean encoder is shared: only the first job pays for it.
     assert rows[0]["image_passes_to_spend"] > 0 and rows[1]["image_passes_to_spend"] < rows[1]["image_passes_needed"]
     assert "image-passes to spend" in format_plan(grid, rows)
+    # Naive protocol by hand: per job, targets x (clean + defended pre-training).
+    clean = rows[0]["encoders"][0]["image_passes"]
+    n_targets = grid.tier["threat"]["targets_per_task"] * len(grid.tier["data"]["tasks"])
+    assert rows[0]["naive_image_passes"] == n_targets * 2 * clean  # no attack: the defended run is the clean one
+    assert "x saved" in format_plan(grid, rows).splitlines()[-1]
     assert not (tmp_path / "cache" / "encoders").exists() or not list((tmp_path / "cache").rglob("*.safetensors"))
     assert main(["--grid", "smoke", "--dry-run", "--cache-dir", str(tmp_path / "c2"), "--results-dir",
                  str(tmp_path / "r2")]) == 0
