@@ -28,7 +28,10 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> Tuple[float
     denom = 1.0 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denom
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # At 0 (or all) successes the bound is exactly 0 (1); the formula leaves ~1e-17 of rounding.
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)
+    hi = 1.0 if successes == trials else min(1.0, centre + half)
+    return (lo, hi)
 
 
 def attack_success_rate(predictions: Sequence[int], target_classes: Sequence[int]) -> float:

@@ -47,3 +47,9 @@ def test_outer_objective_hand_computed():
     assert metrics.mean_cosine_similarity(t1, refs1) == pytest.approx(0.5)
     expected = (1 + 0 + (-1) + 1 / math.sqrt(2) + 1 + 0) / 6  # Eq. 3 averages over all pairs
     assert metrics.outer_objective([t1, t2], [refs1, refs2]) == pytest.approx(expected)
+
+
+def test_wilson_bounds_are_exact_at_zero_and_all_successes():
+    from benchmark.metrics import wilson_interval
+    assert wilson_interval(0, 6)[0] == 0.0 and wilson_interval(6, 6)[1] == 1.0
+    assert 0.0 < wilson_interval(1, 6)[0] < 1 / 6 < wilson_interval(1, 6)[1] < 1.0
