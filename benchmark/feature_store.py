@@ -12,30 +12,18 @@ run trusts.
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 import warnings
 from pathlib import Path
 from typing import Callable, Dict, Optional
 
 import numpy as np
 
+from .encoder_cache import file_sha256, images_sha256
+from .store import atomic_write_bytes
+
 # Bump when extract_features changes what it returns (layout, eval mode, dtype).
 FEATURE_CODE_VERSION = "features-v2"  # v2: BatchNorm folded into convolutions
-
-
-def images_fingerprint(images: np.ndarray) -> str:
-    """sha256 over shape, dtype and bytes of an image array."""
-    h = hashlib.sha256(f"{images.shape}|{images.dtype}".encode())
-    h.update(np.ascontiguousarray(images).data)
-    return h.hexdigest()[:24]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class FeatureStore:
@@ -49,7 +37,7 @@ class FeatureStore:
         # The same array object is fingerprinted once per process (splits are long-lived).
         hit = self._fingerprints.get(id(images))
         if hit is None or hit[0] is not images:
-            hit = (images, images_fingerprint(images))
+            hit = (images, images_sha256(images)[:24])
             self._fingerprints[id(images)] = hit
         return hit[1]
 
@@ -62,18 +50,14 @@ class FeatureStore:
         path = self.path(encoder_key, images)
         sha = path.with_suffix(".sha256")
         if path.exists() and sha.exists():
-            if _sha256(path) == sha.read_text().strip():
+            if file_sha256(path) == sha.read_text().strip():
                 return np.load(path, allow_pickle=False)
             warnings.warn(f"feature cache {path} fails its checksum; recomputing it", RuntimeWarning, stacklevel=2)
         feats = compute()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, feats, allow_pickle=False)
-        digest = _sha256(tmp)
+        buf = io.BytesIO()
+        np.save(buf, feats, allow_pickle=False)
+        data = buf.getvalue()
         # Checksum first, data last: a reader trusts the pair only when both exist and agree.
-        sha_tmp = sha.with_name(f".{sha.name}.{os.getpid()}.tmp")
-        sha_tmp.write_text(digest + "\n")
-        os.replace(sha_tmp, sha)
-        os.replace(tmp, path)
+        atomic_write_bytes(sha, (hashlib.sha256(data).hexdigest() + "\n").encode())
+        atomic_write_bytes(path, data)
         return feats

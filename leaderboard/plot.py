@@ -26,9 +26,8 @@ def asr_vs_utility(summary: pd.DataFrame, path: Path) -> None:
     for ax, attack in zip(axes[0], attacks):
         sub = summary[summary.attack == attack].sort_values("defense").reset_index(drop=True)
         pts = list(zip(sub["asr"], sub["utility_loss"]))
-        # max(0, ·): the Wilson bound at 0 hits is 0 up to rounding (e.g. -1e-17 below the point)
-        lo = [max(0.0, a - ci[0]) for a, ci in zip(sub["asr"], sub["asr_ci"])]
-        hi = [max(0.0, ci[1] - a) for a, ci in zip(sub["asr"], sub["asr_ci"])]
+        lo = [a - ci[0] for a, ci in zip(sub["asr"], sub["asr_ci"])]
+        hi = [ci[1] - a for a, ci in zip(sub["asr"], sub["asr_ci"])]
         ax.errorbar(sub["utility_loss"], sub["asr"], yerr=[lo, hi], fmt="o", capsize=3)
         for r in sub.itertuples():
             ax.annotate(r.defense, (r.utility_loss, r.asr), textcoords="offset points", xytext=(4, 4), fontsize=8)
