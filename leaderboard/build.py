@@ -19,6 +19,7 @@ from benchmark.store import atomic_write_bytes
 
 from . import plot
 from .aggregate import amortisation, compute_hours, pareto_ranks, summary_table, task_table
+from .coverage import coverage, declared_grid, pending_note
 from .paper_comparison import paper_comparison
 
 
@@ -154,19 +155,26 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
                "no defense; PA: the defended pipeline on the poisoned set). FPR / FNR: detection rates of a "
                "pre-processing defense (poison = positive). Certified: share of targets whose correct "
                "bagging vote is certified against the run's number of poisons. Cost: pre-training "
-               "image-passes as a multiple of undefended pre-training. – : not applicable. " + RANK_RULE + "\n")
+               "image-passes as a multiple of undefended pre-training. – : not applicable. Pending (·): a cell of "
+               "the grid file with no record yet. " + RANK_RULE + "\n")
     for (tier, grid), grp in summary.groupby(["tier", "grid_hash"], sort=True):
         first = grp.iloc[0]
         out.append(f"## Tier `{tier}` — grid `{grid}` ({first['pretrain_set']} pre-training, "
                    f"{first['encoder']}, SimCLR)\n")
         out.append(_provenance([r for r in records if r["tier"] == tier and r["grid_hash"] == grid]))
-        for attack, rows_of in grp.groupby("attack", sort=True):
+        mine = [r for r in records if r["tier"] == tier and r["grid_hash"] == grid]
+        declared = declared_grid(tier, grid)
+        cov = coverage(mine, declared.jobs) if declared else {}
+        for attack in sorted(set(grp.attack) | {a for a, _ in cov}):
             out.append(f"### Attack `{attack}`\n")
-            rows_of = ranked(rows_of)
-            rows = [[r.rank, r.defense, r.seeds, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
+            rows_of = ranked(grp[grp.attack == attack])
+            seeds = lambda d, k: f"{k}/{cov[(attack, d)][1]}" if (attack, d) in cov else str(k)
+            rows = [[r.rank, r.defense, seeds(r.defense, r.seeds), r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
                      f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
                      f"{r.utility_loss:+.3f}", f"{r.dropped_ratio:+.3f}", _rates(r.fpr, r.fnr), _opt(r.certified_fraction),
                      f"{r.clean_outer:.3f} → {r.outer:.3f}", f"{r.cost_multiple:.2f}×"] for r in rows_of.itertuples()]
+            rows += [["·", d, f"0/{n}", "·", "pending"] + ["·"] * 10 for (a, d), (k, n) in cov.items()
+                     if a == attack and k == 0]
             out.append(tabulate(rows, headers=["rank", "defense", "seeds", "targets", "ASR [95% CI]", "clean ASR [95% CI]",
                                                "flips", "CA", "PA", "CA−PA", "dropped", "FPR / FNR", "certified",
                                                "cos(t, refs) clean → poisoned", "cost"],
@@ -176,7 +184,9 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
             out.append(f"![ASR against utility loss, Pareto front](figures/{tier}-{grid}-asr_vs_utility.png)\n")
         if figures and any(r.get("curves") for r in records if r["tier"] == tier and r["grid_hash"] == grid):
             out.append(f"![Early stopping curves](figures/{tier}-{grid}-early_stopping.png)\n")
-        mine = [r for r in records if r["tier"] == tier and r["grid_hash"] == grid]
+        note = pending_note(declared.name, cov) if declared else None
+        if note:
+            out.append(note)
         out.append(grid_cost_line(mine))
         sub = tasks[(tasks.tier == tier) & (tasks.grid_hash == grid)]
         rows = [[r.attack, r.defense, r.task, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),

@@ -1,0 +1,60 @@
+"""Which cells of a declared grid have records — so an unfinished grid shows its gaps, with a reason.
+
+The records say what was measured; the committed grid file (``benchmark/grids/<name>.toml``) says
+what the grid promises. A board built from both lists every promised (attack, defense) cell: the
+measured ones with their seed count, the rest as *pending*. Both inputs are committed files, so
+the board stays a pure function of the repository.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+Cell = Tuple[str, str]  # (attack, defense)
+
+
+def declared_grid(tier: str, grid_hash: str):
+    """The committed grid file whose tier config hashes to ``grid_hash`` (first by name), or None
+    — records of an ad-hoc run (``--tier``/``--defense``) or of a hand-made tier declare no grid."""
+    from benchmark.errors import BenchmarkError
+    from benchmark.grid import list_grids, load_grid
+    from benchmark.runner import grid_hash as hash_of
+
+    from defenses.plugins import load_plugins
+    try:
+        load_plugins()  # grid files may name submitted defenses (the cpu grid runs the example plugin)
+    except BenchmarkError:
+        pass  # a broken plugin elsewhere only hides the grids that need it
+    for name in list_grids():
+        try:
+            grid = load_grid(name)
+        except BenchmarkError:  # a grid needing a plugin this checkout lacks cannot declare anything
+            continue
+        if grid.tier["tier"]["name"] == tier and hash_of(grid.tier) == grid_hash:
+            return grid
+    return None
+
+
+def coverage(records: List[Dict[str, Any]], jobs) -> Dict[Cell, Tuple[int, int]]:
+    """(attack, defense) → (seeds with a record, seeds the grid declares), for every declared cell.
+
+    ``jobs`` are the grid's (attack, defense, seed) jobs; records outside them are ignored here
+    (they still appear on the board as measured rows)."""
+    declared: Dict[Cell, set] = {}
+    for job in jobs:
+        declared.setdefault((job.attack, job.defense), set()).add(job.seed)
+    done: Dict[Cell, set] = {}
+    for r in records:
+        done.setdefault((r["attack"], r["defense"]), set()).add(r["seed"])
+    return {cell: (len(seeds & done.get(cell, set())), len(seeds)) for cell, seeds in sorted(declared.items())}
+
+
+def pending_note(grid_name: str, cov: Dict[Cell, Tuple[int, int]]) -> Optional[str]:
+    """One sentence saying how much of the declared grid has no record yet, or None when complete."""
+    missing = sum(n - k for k, n in cov.values())
+    total = sum(n for _, n in cov.values())
+    if not missing:
+        return None
+    return (f"Grid `{grid_name}` declares {total} jobs; {total - missing} have records and {missing} are still "
+            f"to run. A *pending* row is a cell of the grid with no record yet; a seeds entry `k/n` means k of "
+            f"the grid's n seeds are in the row. Resume with `python -m benchmark.run --grid {grid_name} --data-root DIR`.\n")
