@@ -135,3 +135,22 @@ def compute_hours(records: List[Dict[str, Any]]) -> Dict[str, float]:
     return {"hours": (measured + estimated + other) / 3600, "training_hours": (measured + estimated) / 3600,
             "estimated_training_hours": estimated / 3600, "other_hours": other / 3600,
             "encoders": float(len(trained)), "encoders_timed": float(len(timed))}
+
+
+def early_stopping_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
+    """The curves early-stopping records carry (paper Fig. 10), pooled over seeds: one row per
+    (attack, axis, x) with ASR hits/targets pooled and PA the mean over tasks and seeds; ``axis`` is
+    ``pretrain_epochs`` (x = the checkpoint's epoch) or ``probe_epochs`` (x = downstream epochs)."""
+    rows = []
+    for r in records:
+        for c in r.get("curves", []):
+            axis = c["label"].get("axis")
+            x = c["label"].get("pretrain_epoch") if axis == "pretrain_epochs" else c["probe_epochs"]
+            pa = sum(c["poisoned_accuracy"].values()) / len(c["poisoned_accuracy"])
+            rows.append({"attack": r["attack"], "axis": axis, "x": x, "hits": c["asr_hits"], "n": c["n_targets"], "pa": pa})
+    if not rows:
+        return pd.DataFrame(columns=["attack", "axis", "x", "hits", "n", "pa", "asr"])
+    df = pd.DataFrame(rows).groupby(["attack", "axis", "x"], as_index=False).agg(
+        hits=("hits", "sum"), n=("n", "sum"), pa=("pa", "mean"))
+    df["asr"] = df["hits"] / df["n"]
+    return df

@@ -53,7 +53,20 @@ def attack_sentence(frame) -> str:
                    f"the paper's ordering is not reproduced.")
 
 
-def defense_sentences(frame) -> List[str]:
+def curve_sentence(records: List[Dict], attack: str = "poisoned_encoder") -> str:
+    """Fig. 10's two axes read off the early-stopping records' curves (pooled over seeds)."""
+    from .aggregate import early_stopping_table
+    df = early_stopping_table([r for r in records if r["attack"] == attack and r["defense"] == "early_stopping"])
+    parts = []
+    for axis, name in (("pretrain_epochs", "pre-training epochs"), ("probe_epochs", "downstream epochs")):
+        sub = df[df.axis == axis].sort_values("x")
+        if len(sub):
+            parts.append(f"{name} {'/'.join(str(int(x)) for x in sub.x)}: ASR {'/'.join(f'{a:.2f}' for a in sub.asr)}, "
+                         f"PA {'/'.join(f'{p:.3f}' for p in sub.pa)}")
+    return f" Curves ({int(df.n.max())} targets per point): " + "; ".join(parts) + "." if parts else ""
+
+
+def defense_sentences(frame, records: List[Dict] = ()) -> List[str]:
     out = []
     base = _row(frame, "poisoned_encoder", "none")
     for defense, paper in PAPER_DEFENSES.items():
@@ -66,7 +79,8 @@ def defense_sentences(frame) -> List[str]:
             extra = f", FPR {r.fpr:.3f} / FNR {r.fnr:.3f}"
         delta = f" (undefended {base.asr:.2f})" if base is not None else ""
         out.append(f"- `{defense}` — paper: {paper}. Ours: ASR {_ci(r)}{delta}, CA−PA {r.utility_loss:+.3f} "
-                   f"(relative drop {r.dropped_ratio:+.1%}){extra}, cost {r.cost_multiple:.2f}×.")
+                   f"(relative drop {r.dropped_ratio:+.1%}){extra}, cost {r.cost_multiple:.2f}×."
+                   + (curve_sentence(records) if defense == "early_stopping" else ""))
     return out
 
 
@@ -89,7 +103,7 @@ def paper_comparison(frame, records: List[Dict]) -> str:
     :func:`leaderboard.aggregate.summary_table`) and its records."""
     lines = ["### How this compares with the paper\n", setting_sentence(records) + "\n",
              attack_sentence(frame) + "\n", "Defenses against PoisonedEncoder:\n"]
-    lines += defense_sentences(frame)
+    lines += defense_sentences(frame, records)
     lines += ["", "Figure-by-figure comparisons (Tables 1, 2, 4; Figs. 5, 8, 9, 11) are the named experiments' "
                   "tables in [`experiments/`](experiments/) (`python -m benchmark.experiment NAME`)."]
     return "\n".join(lines) + "\n"

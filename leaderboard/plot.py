@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .aggregate import pareto_front  # noqa: E402
+from .aggregate import early_stopping_table, pareto_front  # noqa: E402
 
 _PNG_META = {"Software": None}
 
@@ -51,20 +51,13 @@ def asr_vs_utility(summary: pd.DataFrame, path: Path) -> None:
 def early_stopping_curves(records: List[Dict[str, Any]], path: Path) -> bool:
     """ASR and mean PA against pre-training epochs and downstream epochs, pooled over seeds and
     targets, from the curves early-stopping records carry. False if no record has curves."""
-    rows = []
-    for r in records:
-        for c in r.get("curves", []):
-            axis = c["label"].get("axis")
-            x = c["label"].get("pretrain_epoch") if axis == "pretrain_epochs" else c["probe_epochs"]
-            pa = sum(c["poisoned_accuracy"].values()) / len(c["poisoned_accuracy"])
-            rows.append({"attack": r["attack"], "axis": axis, "x": x, "hits": c["asr_hits"], "n": c["n_targets"], "pa": pa})
-    if not rows:
+    df = early_stopping_table(records)
+    if df.empty:
         return False
-    df = pd.DataFrame(rows).groupby(["attack", "axis", "x"], as_index=False).agg(hits=("hits", "sum"), n=("n", "sum"), pa=("pa", "mean"))
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, axis, label in zip(axes, ["pretrain_epochs", "probe_epochs"], ["pre-training epochs", "downstream epochs"]):
         for attack, grp in df[df.axis == axis].groupby("attack"):
-            ax.plot(grp["x"], grp["hits"] / grp["n"], "o-", label=f"ASR ({attack})")
+            ax.plot(grp["x"], grp["asr"], "o-", label=f"ASR ({attack})")
             ax.plot(grp["x"], grp["pa"], "s--", label=f"PA ({attack})")
         ax.set_xlabel(label)
         ax.set_ylim(-0.02, 1.02)

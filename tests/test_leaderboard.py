@@ -206,3 +206,23 @@ def test_board_lists_every_declared_cell_and_marks_the_missing_ones_pending(monk
     assert "declares 7 jobs; 2 have records and 5 are still to run" in text
     assert "pending" not in build.render_markdown(RECORDS).split("Grid `g`")[0].split("### Attack `poisoned_encoder`")[0] \
         .split("### Attack `icp`")[0]                                     # nothing pending before the first table
+
+
+def test_early_stopping_curves_are_pooled_over_seeds_and_quoted():
+    from leaderboard.aggregate import early_stopping_table
+    from leaderboard.paper_comparison import curve_sentence
+
+    def curve(axis, x, hits, pa):
+        label = {"axis": axis, "pretrain_epoch": x} if axis == "pretrain_epochs" else {"axis": axis, "probe_epochs": x}
+        return {"label": label, "probe_epochs": x if axis == "probe_epochs" else 100, "asr": hits / 3, "asr_hits": hits,
+                "n_targets": 3, "outer_objective": 0.5, "poisoned_accuracy": {"a": pa, "b": pa + 0.2}}
+
+    recs = [dict(_record(s, [True, False, False], 0.7, 0.7), defense="early_stopping",
+                 curves=[curve("pretrain_epochs", 5, h5, 0.4), curve("pretrain_epochs", 10, 2, 0.6), curve("probe_epochs", 20, 1, 0.5)])
+            for s, h5 in ((0, 0), (1, 1))]
+    df = early_stopping_table(recs)
+    row = df[(df.axis == "pretrain_epochs") & (df.x == 5)].iloc[0]
+    assert (row.hits, row.n) == (1, 6) and row.asr == pytest.approx(1 / 6) and row.pa == pytest.approx(0.5)
+    assert curve_sentence(recs) == (" Curves (6 targets per point): pre-training epochs 5/10: ASR 0.17/0.67, "
+                                    "PA 0.500/0.700; downstream epochs 20: ASR 0.33, PA 0.600.")
+    assert curve_sentence(RECORDS) == ""
