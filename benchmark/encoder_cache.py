@@ -77,6 +77,7 @@ class CachedEncoder:
     key: str = ""
     device: str = "cpu"
     train_wall_seconds: Optional[float] = None   # when it was trained (kept in the manifest), if known
+    train_cpu_seconds: Optional[float] = None    # process CPU time of that training, if known
 
     @property
     def final_path(self) -> Path:
@@ -142,9 +143,10 @@ class EncoderCache:
                                          "train_wall_seconds": None if res.from_cache else res.wall_seconds,
                                          "train_cpu_seconds": None if res.from_cache else res.cpu_seconds})
         try:
-            trained_in = json.loads((workdir / MANIFEST).read_text()).get("train_wall_seconds")
+            manifest = json.loads((workdir / MANIFEST).read_text())
         except (OSError, ValueError):
-            trained_in = None
+            manifest = {}
         self._memo[key] = CachedEncoder(res.encoder, cfg, res.image_passes, res.from_cache, res.losses,
-                                        res.epoch_checkpoints, workdir, key, self.device, trained_in)
+                                        res.epoch_checkpoints, workdir, key, self.device,
+                                        manifest.get("train_wall_seconds"), manifest.get("train_cpu_seconds"))
         return self._memo[key]

@@ -149,7 +149,8 @@ def _compute_cell(cfg, attack, defense, attack_name, defense_name, seed, options
                            "encoder_from_cache": all(getattr(e, "from_cache", True) for e in defended.operating.encoders),
                            # Every encoder this cell used, by cache key: what the grid's amortisation is computed from.
                            "encoders": [{"role": "clean", "key": clean.key, "image_passes": clean.image_passes,
-                                         "from_cache": clean.from_cache, "train_wall_seconds": clean.train_wall_seconds}]
+                                         "from_cache": clean.from_cache, "train_wall_seconds": clean.train_wall_seconds,
+                                         "train_cpu_seconds": clean.train_cpu_seconds}]
                                        + trainer.requests},
                           info, defended.detection)
     atomic_write_json(path, record)

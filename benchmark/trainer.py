@@ -42,5 +42,6 @@ class EncoderTrainer:
         self.image_passes += result.image_passes
         self.encoders_trained += 1
         self.requests.append({"role": label, "key": result.key, "image_passes": result.image_passes,
-                              "from_cache": result.from_cache, "train_wall_seconds": result.train_wall_seconds})
+                              "from_cache": result.from_cache, "train_wall_seconds": result.train_wall_seconds,
+                              "train_cpu_seconds": result.train_cpu_seconds})
         return result

@@ -114,24 +114,25 @@ def amortisation(records: List[Dict[str, Any]]) -> Dict[str, float]:
             "saving": naive / done if done else float("nan"), "distinct_encoders": float(len(executed))}
 
 
-def compute_hours(records: List[Dict[str, Any]]) -> Dict[str, float]:
-    """Wall-clock hours the records needed, each encoder counted once (by key) wherever it was trained:
-    measured training time of every distinct encoder, plus each record's own attack (crafting,
-    brewing) and evaluation stages. Encoders trained before their cache manifest kept a training
-    time are estimated at the measured encoders' image-passes per second."""
+def compute_hours(records: List[Dict[str, Any]], clock: str = "wall") -> Dict[str, float]:
+    """Hours the records needed on ``clock`` ("wall" or "cpu": process CPU time, i.e. core-hours),
+    each encoder counted once (by key) wherever it was trained: the training time of every distinct
+    encoder, plus each record's own attack (crafting, brewing) and evaluation stages. Encoders whose
+    records carry no such time (trained before it was kept) are estimated at the timed encoders'
+    image-passes per second; nan when none is timed."""
+    field = f"train_{clock}_seconds"
     trained: Dict[str, Dict[str, Any]] = {}
     for r in records:
         for e in r["cost"].get("encoders", []):
-            if trained.get(e["key"], {}).get("train_wall_seconds") is None:
+            if trained.get(e["key"], {}).get(field) is None:
                 trained[e["key"]] = e
-    timed = [e for e in trained.values() if e.get("train_wall_seconds")]
-    rate = (sum(e["image_passes"] for e in timed) / sum(e["train_wall_seconds"] for e in timed)) if timed else float("nan")
-    untimed = [e for e in trained.values() if not e.get("train_wall_seconds")]
+    timed = [e for e in trained.values() if e.get(field)]
+    rate = (sum(e["image_passes"] for e in timed) / sum(e[field] for e in timed)) if timed else float("nan")
+    untimed = [e for e in trained.values() if not e.get(field)]
     estimated = sum(e["image_passes"] / rate for e in untimed) if timed else float("nan") if untimed else 0.0
-    measured = sum(e["train_wall_seconds"] for e in timed)
-    other = sum(r["cost"].get("stages", {}).get(s, {}).get("wall_seconds", 0.0)
+    measured = sum(e[field] for e in timed)
+    other = sum(r["cost"].get("stages", {}).get(s, {}).get(f"{clock}_seconds", 0.0)
                 for r in records for s in ("attack", "evaluate"))
-    # nan when no encoder of these records has a measured time to estimate the others from
     return {"hours": (measured + estimated + other) / 3600, "training_hours": (measured + estimated) / 3600,
             "estimated_training_hours": estimated / 3600, "other_hours": other / 3600,
             "encoders": float(len(trained)), "encoders_timed": float(len(timed))}

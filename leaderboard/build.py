@@ -117,23 +117,29 @@ def write_figures(records: List[Dict[str, Any]], figures_dir: Path) -> List[Path
     return written
 
 
-def grid_cost_line(records: List[Dict[str, Any]]) -> str:
-    """What the grid cost: compute hours and the image-passes the shared cache saved."""
-    a, h = amortisation(records), compute_hours(records)
+def _hours_clause(h: Dict[str, float], unit: str) -> str:
     untimed = int(h["encoders"] - h["encoders_timed"])
-    est = (f", of which {h['estimated_training_hours']:.1f} h estimated for the {untimed} encoders trained before "
-           f"training times were kept" if untimed else "")
-    if h["hours"] != h["hours"]:
-        return (f"Cost of these records: {int(a['distinct_encoders'])} distinct encoders, "
-                f"{a['executed_image_passes']:,.0f} pre-training image-passes executed against "
-                f"{a['naive_image_passes']:,.0f} for the naive protocol ({a['saving']:.1f}× saved); "
-                f"no encoder here recorded its training time, so compute hours are not stated.\n")
-    return (f"Cost of these records: {int(a['distinct_encoders'])} distinct encoders, "
+    est = (f", of which {h['estimated_training_hours']:.1f} h estimated at the timed encoders' rate for the "
+           f"{untimed} encoders whose records carry no time" if untimed else "")
+    return (f"{h['hours']:.1f} {unit} ({h['training_hours']:.1f} h pre-training{est}; "
+            f"{h['other_hours']:.1f} h crafting and evaluation)")
+
+
+def grid_cost_line(records: List[Dict[str, Any]]) -> str:
+    """What the grid cost: CPU-hours and job wall-clock hours, and the image-passes the shared cache saved."""
+    a, wall, cpu = amortisation(records), compute_hours(records, "wall"), compute_hours(records, "cpu")
+    line = (f"Cost of these records: {int(a['distinct_encoders'])} distinct encoders, "
             f"{a['executed_image_passes']:,.0f} pre-training image-passes executed against "
             f"{a['naive_image_passes']:,.0f} for the naive protocol (a fresh clean and defended pre-training "
-            f"per target and defense): {a['saving']:.1f}× saved by sharing runs and the cache. Compute: "
-            f"{h['hours']:.1f} wall-clock hours on the machine above ({h['training_hours']:.1f} h pre-training{est}; "
-            f"{h['other_hours']:.1f} h crafting and evaluation).\n")
+            f"per target and defense): {a['saving']:.1f}× saved by sharing runs and the cache.")
+    if wall["hours"] != wall["hours"]:
+        return line + " No encoder here recorded its training time, so compute hours are not stated.\n"
+    if cpu["hours"] == cpu["hours"]:
+        line += f" Compute: {_hours_clause(cpu, 'CPU-hours')} of process CPU time;"
+    else:
+        line += " Compute: CPU time not recorded for these encoders (records before it was kept);"
+    return (line + f" {_hours_clause(wall, 'job wall-clock hours')} on the machine above, each encoder counted "
+            "once (jobs sometimes shared the cores, so wall time overstates an idle machine's).\n")
 
 
 def _ci(p: float, ci) -> str:

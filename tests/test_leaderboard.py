@@ -179,6 +179,23 @@ def test_compute_hours_counts_each_encoder_once_and_estimates_untimed_ones():
     assert compute_hours([{"cost": {"encoders": [untimed]}}])["hours"] != compute_hours([{"cost": {"encoders": [untimed]}}])["hours"]
 
 
+def test_cpu_hours_read_the_cpu_clock_and_the_cost_line_states_both():
+    from leaderboard.aggregate import compute_hours
+    from leaderboard.build import grid_cost_line
+    enc = {"key": "c", "image_passes": 3600, "train_wall_seconds": 3600.0, "train_cpu_seconds": 7200.0}
+    old = {"key": "p", "image_passes": 3600, "train_wall_seconds": 1800.0, "train_cpu_seconds": None}
+    stages = {"evaluate": {"wall_seconds": 360.0, "cpu_seconds": 720.0}}
+    recs = [{"cost": {"encoders": [enc, old], "stages": stages}, "targets": [{}]}]
+    h = compute_hours(recs, "cpu")
+    assert h["training_hours"] == pytest.approx(4.0) and h["estimated_training_hours"] == pytest.approx(2.0)
+    assert h["other_hours"] == pytest.approx(0.2) and compute_hours(recs, "wall")["hours"] == pytest.approx(1.6)
+    for r in recs:
+        r["cost"].update(pretrain_image_passes=3600, clean_pretrain_image_passes=3600)
+    line = grid_cost_line(recs)
+    assert "Compute: 4.2 CPU-hours (4.0 h pre-training, of which 2.0 h estimated" in line
+    assert "; 1.6 job wall-clock hours (1.5 h pre-training; 0.1 h crafting and evaluation)" in line
+
+
 def test_coverage_counts_declared_seeds_with_records():
     from benchmark.grid import Job
     from leaderboard.coverage import coverage, pending_note
