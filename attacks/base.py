@@ -46,6 +46,10 @@ class Attack:
     """Base class: subclasses set ``name`` and implement :meth:`craft`."""
 
     name = "attack"
+    # Bump when the poisons craft() returns change; part of the poison cache key.
+    version = "1"
+    # True for attacks whose crafting is an optimisation worth storing (benchmark/poison_store.py).
+    cache_poisons = False
 
     def params(self) -> Dict[str, Any]:
         """JSON-serialisable parameters, recorded with every result."""

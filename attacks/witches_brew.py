@@ -94,6 +94,7 @@ def brew(model, base: torch.Tensor, target: torch.Tensor, refs: torch.Tensor, ep
 class WitchesBrew(Attack):
     name = "witches_brew"
     needs_surrogate = True
+    cache_poisons = True  # brewing takes minutes; every defense of the same seed reuses the brew
 
     def __init__(self, eps: float = 16 / 255, steps: int = 250, restarts: int = 8, lr: float = 0.1):
         if not 0 < float(eps) <= 1 or int(steps) < 1 or int(restarts) < 1 or float(lr) <= 0:

@@ -11,7 +11,6 @@ run trusts.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import warnings
 from pathlib import Path
@@ -19,8 +18,8 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
-from .encoder_cache import file_sha256, images_sha256
-from .store import atomic_write_bytes
+from .encoder_cache import images_sha256
+from .store import ChecksumMismatch, read_verified, write_verified
 
 # Bump when extract_features changes what it returns (layout, eval mode, dtype).
 FEATURE_CODE_VERSION = "features-v2"  # v2: BatchNorm folded into convolutions
@@ -48,16 +47,15 @@ class FeatureStore:
         if not encoder_key:
             return compute()
         path = self.path(encoder_key, images)
-        sha = path.with_suffix(".sha256")
-        if path.exists() and sha.exists():
-            if file_sha256(path) == sha.read_text().strip():
-                return np.load(path, allow_pickle=False)
+        try:
+            data = read_verified(path)
+        except ChecksumMismatch:
+            data = None
             warnings.warn(f"feature cache {path} fails its checksum; recomputing it", RuntimeWarning, stacklevel=2)
+        if data is not None:
+            return np.load(io.BytesIO(data), allow_pickle=False)
         feats = compute()
         buf = io.BytesIO()
         np.save(buf, feats, allow_pickle=False)
-        data = buf.getvalue()
-        # Checksum first, data last: a reader trusts the pair only when both exist and agree.
-        atomic_write_bytes(sha, (hashlib.sha256(data).hexdigest() + "\n").encode())
-        atomic_write_bytes(path, data)
+        write_verified(path, buf.getvalue())
         return feats

@@ -121,27 +121,33 @@ def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
     from attacks.base import PoisonSet
     from .defended import run_defense
     from .encoder_cache import EncoderCache
+    from .poison_store import PoisonStore
     from .runner import attack_targets, cell_threat, load_data, record_path
 
     cfg = grid.tier
     data = load_data(cfg, options)
     cache = EncoderCache(options.cache_dir, options.device, progress=False)
+    store = PoisonStore(options.cache_dir / "poisons")
     rows, seen = [], set()
     for job in grid.jobs:
         threat = cell_threat(cfg, data, job.seed)
         attack = attacks.create_attack(job.attack, **cfg.get("attack", {}).get(job.attack, {}))
         defense = defenses.create_defense(job.defense, **cfg.get("defense", {}).get(job.defense, {}))
         targets = attack_targets(threat, data, len(data.pretrain))
+        trainer = PlanningTrainer(cache, job.seed, cfg["pretrain"])
+        clean_key = trainer.train(data.pretrain.images, cfg["pretrain"], label="clean").key
         if getattr(attack, "needs_surrogate", False):
-            # Its poisons exist only after brewing against the clean encoder: plan with stand-ins of
-            # the right count (right cost; the poisoned encoders' keys are then unknown → "todo").
-            n = sum(t.n_poisons for t in targets)
-            poisons = PoisonSet(np.full((n, *data.pretrain.images.shape[1:]), job.seed % 251, np.uint8), np.zeros(n, np.int64))
+            # Its poisons exist only after brewing against the clean encoder: the stored brew if there
+            # is one, else stand-ins of the right count (right cost; the poisoned encoders' keys are
+            # then unknown → "todo").
+            poisons = store.lookup(attack, targets, job.seed, clean_key)
+            if poisons is None:
+                n = sum(t.n_poisons for t in targets)
+                poisons = PoisonSet(np.full((n, *data.pretrain.images.shape[1:]), job.seed % 251, np.uint8),
+                                    np.zeros(n, np.int64))
         else:
             poisons = attack.craft(targets, np.random.default_rng([job.seed, 1]))
         train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
-        trainer = PlanningTrainer(cache, job.seed, cfg["pretrain"])
-        trainer.train(data.pretrain.images, cfg["pretrain"], label="clean")
         pipe = run_defense(defense, train_set, data.pretrain.images, cfg["pretrain"], cfg["probe"], trainer, job.seed)
         clean_passes = trainer.requests[0]["image_passes"]
         defended = (pipe.operating.image_passes if pipe.operating.image_passes is not None

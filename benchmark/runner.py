@@ -19,6 +19,7 @@ from attacks.base import AttackContext, AttackTarget
 from .data import ImageDataset, load_split
 from .encoder_cache import EncoderCache
 from .feature_store import FeatureStore
+from .poison_store import PoisonStore
 from defenses.base import Operating
 from .defended import run_defense
 from .report import build_record, evaluate
@@ -122,8 +123,9 @@ def _compute_cell(cfg, attack, defense, attack_name, defense_name, seed, options
     clean = timed("pretrain_clean", cache.get, data.pretrain.images, PretrainConfig.from_dict(base_pretrain),
                   seed, "clean")
     context = AttackContext(surrogate=lambda: load_simclr_model(clean.final_path, clean.cfg, options.device))
-    poisons = timed("attack", attack.craft, attack_targets(threat, data, n_clean),
-                    np.random.default_rng([seed, 1]), context)
+    targets = attack_targets(threat, data, n_clean)
+    poisons = timed("attack", PoisonStore(options.cache_dir / "poisons").get, attack, targets, seed, clean.key,
+                    lambda: attack.craft(targets, np.random.default_rng([seed, 1]), context))
     train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
 
     # The defense gets what an encoder provider holds: the unflagged poisoned set (a copy), the

@@ -41,6 +41,32 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+class ChecksumMismatch(ValueError):
+    """An artifact whose bytes do not match the sha256 written beside it."""
+
+
+def write_verified(path: str | Path, data: bytes) -> None:
+    """``data`` at ``path`` with its sha256 beside it (suffix ``.sha256``); checksum first, data last, both
+    atomic — a reader trusts the pair only when both exist and agree, so a killed writer leaves
+    nothing a later run trusts."""
+    path = Path(path)
+    atomic_write_bytes(path.with_suffix(".sha256"), (hashlib.sha256(data).hexdigest() + "\n").encode())
+    atomic_write_bytes(path, data)
+
+
+def read_verified(path: str | Path) -> "bytes | None":
+    """The bytes :func:`write_verified` wrote, or None when the file or its checksum is missing;
+    :class:`ChecksumMismatch` when they disagree (a corrupted or tampered artifact)."""
+    path = Path(path)
+    sha = path.with_suffix(".sha256")
+    if not (path.exists() and sha.exists()):
+        return None
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha.read_text().strip():
+        raise ChecksumMismatch(f"{path} does not match its sha256")
+    return data
+
+
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
 
