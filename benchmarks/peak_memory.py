@@ -1,8 +1,8 @@
 """Peak resident memory of a benchmark command, measured with GNU ``/usr/bin/time -v``.
 
 The guide's memory budget: a cpu-tier job under 4 GiB resident, the test suite under 8 GiB. This
-runs one command under ``/usr/bin/time -v`` (which reports the peak resident set of the process
-and its waited-for children), and records label, command, peak RSS, wall time and the budget it
+runs one command under ``/usr/bin/time -v`` (which reports the largest peak resident set of any
+single process in the command's tree, not a sum over processes running at once), and records label, command, peak RSS, wall time and the budget it
 is held to as one row of ``benchmarks/results/peak_memory.md`` (a rerun with the same label
 replaces its row). The command's own output passes through unchanged.
 
@@ -25,8 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results" / "peak_memory.md"
-HEADER = ("# Peak resident memory\n\nMeasured by `benchmarks/peak_memory.py` (GNU `/usr/bin/time -v`, peak RSS of "
-          "the command and its waited-for children). Budgets from the developers' guide: a cpu-tier job "
+HEADER = ("# Peak resident memory\n\nMeasured by `benchmarks/peak_memory.py` (GNU `/usr/bin/time -v`: the largest "
+          "peak resident set of any single process in the command's tree; processes running at once, e.g. Ray "
+          "workers in the test suite, are not summed). Budgets from the developers' guide: a cpu-tier job "
           "< 4 GiB, the test suite < 8 GiB.\n\n"
           "| label | command | peak RSS (GiB) | budget (GiB) | within | wall (min) | date |\n"
           "|---|---|---|---|---|---|---|\n")
