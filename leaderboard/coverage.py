@@ -55,6 +55,8 @@ def pending_note(grid_name: str, cov: Dict[Cell, Tuple[int, int]]) -> Optional[s
     total = sum(n for _, n in cov.values())
     if not missing:
         return None
-    return (f"Grid `{grid_name}` declares {total} jobs; {total - missing} have records and {missing} are still "
-            f"to run. A *pending* row is a cell of the grid with no record yet; a seeds entry `k/n` means k of "
-            f"the grid's n seeds are in the row. Resume with `python -m benchmark.run --grid {grid_name} --data-root DIR`.\n")
+    done = total - missing
+    return (f"Grid `{grid_name}` declares {total} jobs; {done} {'has a record' if done == 1 else 'have records'} and "
+            f"{missing} {'is' if missing == 1 else 'are'} still to run. A *pending* row is a cell of the grid with no "
+            f"record yet; a seeds entry `k/n` means k of the grid's n seeds are in the row. Resume with "
+            f"`python -m benchmark.run --grid {grid_name}` (plus `--data-root DIR` on a real-data tier).\n")
