@@ -26,6 +26,8 @@ from typing import Callable, List, Optional
 import numpy as np
 from filelock import FileLock
 
+from attacks.base import PoisonSet
+
 from .store import ChecksumMismatch, config_hash, read_verified, write_verified
 
 POISON_CODE_VERSION = "poisons-v1"  # bump when the stored layout changes
@@ -60,7 +62,6 @@ class PoisonStore:
     def lookup(self, attack, targets: List, seed: int, surrogate_key: Optional[str]):
         """The stored PoisonSet, or None when the attack does not store its poisons or none is stored
         (a copy failing its checksum counts as none, with a warning)."""
-        from attacks.base import PoisonSet
         if not getattr(attack, "cache_poisons", False):
             return None
         path = self.path(attack, targets, seed, surrogate_key)
@@ -77,7 +78,6 @@ class PoisonStore:
 
     def get(self, attack, targets: List, seed: int, surrogate_key: Optional[str], craft: Callable):
         """``lookup``, else ``craft()`` — stored when the attack stores its poisons."""
-        from attacks.base import PoisonSet
         if not getattr(attack, "cache_poisons", False):
             return craft()
         path = self.path(attack, targets, seed, surrogate_key)
