@@ -19,12 +19,21 @@ from .grid import Grid, Job
 def run_local(grid: Grid, options, progress: bool = True) -> List[Path]:
     from .runner import load_data, run_cell
     data = load_data(grid.tier, options)  # loaded once for every job
-    paths = []
-    bar = tqdm(grid.jobs, desc=f"grid {grid.name}", disable=not progress, unit="job")
-    for job in bar:
-        bar.set_postfix(attack=job.attack, defense=job.defense, seed=job.seed)
-        paths.append(run_cell(grid.tier, job.attack, job.defense, job.seed, options, data=data, log=tqdm.write))
-    return paths
+    paths: Dict[Job, Path] = {}
+    bar = tqdm(total=len(grid.jobs), desc=f"grid {grid.name}", disable=not progress, unit="job")
+    # First pass: jobs another worker is computing are deferred, so several `--grid` processes on the
+    # same results directory split the grid instead of queueing behind each other's current job.
+    # Second pass: wait for the deferred ones, so every returned path exists.
+    for wait in (False, True):
+        for job in [j for j in grid.jobs if j not in paths]:
+            bar.set_postfix(attack=job.attack, defense=job.defense, seed=job.seed)
+            path = run_cell(grid.tier, job.attack, job.defense, job.seed, options, data=data, log=tqdm.write,
+                            wait=wait)
+            if path is not None:
+                paths[job] = path
+                bar.update()
+    bar.close()
+    return [paths[j] for j in grid.jobs]
 
 
 def _ray_job(tier: Dict[str, Any], job: Job, options) -> str:

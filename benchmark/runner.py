@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 import attacks
 import defenses
@@ -89,19 +89,29 @@ def resolved_config(cfg: Dict[str, Any], attack, defense, seed: int) -> Dict[str
 
 
 def run_cell(cfg: Dict[str, Any], attack_name: str, defense_name: str, seed: int, options: Options,
-             data: Optional[Data] = None, log=print) -> Path:
-    """Run one (attack, defense, seed) cell of a tier and write its record; skip if it exists."""
+             data: Optional[Data] = None, log=print, wait: bool = True) -> Optional[Path]:
+    """Run one (attack, defense, seed) cell of a tier and write its record; skip if it exists.
+
+    Another runner computing the same cell holds its lock: with ``wait`` this runner waits and then
+    skips; without, it returns None at once so a grid worker can take the next job meanwhile."""
     attack = attacks.create_attack(attack_name, **cfg.get("attack", {}).get(attack_name, {}))
     defense = defenses.create_defense(defense_name, **cfg.get("defense", {}).get(defense_name, {}))
     resolved = resolved_config(cfg, attack, defense, seed)
     path = record_path(options, cfg, attack_name, defense_name, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # One runner per cell: a second runner on the same results directory waits, then skips.
-    with FileLock(str(path.with_name(path.name + ".lock"))):
+    lock = FileLock(str(path.with_name(path.name + ".lock")))
+    try:
+        lock.acquire(timeout=-1 if wait else 0)
+    except Timeout:
+        log(f"busy: {path} is being computed by another runner; coming back to it")
+        return None
+    try:
         if path.exists() and read_json(path).get("config_hash") == config_hash(resolved):
             log(f"skip: {path} exists")
             return path
         _compute_cell(cfg, attack, defense, attack_name, defense_name, seed, options, data, log, resolved, path)
+    finally:
+        lock.release()
     return path
 
 

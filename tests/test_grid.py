@@ -135,3 +135,44 @@ def test_bad_job_order_is_a_one_line_error(tmp_path):
     from benchmark.errors import BenchmarkError
     with pytest.raises(BenchmarkError, match="permutation"):
         load_grid(_grid_file(tmp_path, 'order = ["seed", "attack"]'))
+
+
+def test_a_cell_locked_by_another_process_is_deferred_not_waited_for(tmp_path):
+    from benchmark.runner import record_path, run_cell
+    from benchmark.tiers import load_tier
+    cfg, opts = load_tier("smoke"), Options(None, None, tmp_path / "c", tmp_path / "r", "cpu", False)
+    path = record_path(opts, cfg, "none", "none", 0)
+    path.parent.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time, filelock; l = filelock.FileLock(sys.argv[1]); "
+                               "l.acquire(); print('held', flush=True); time.sleep(60)", str(path) + ".lock"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        logs = []
+        assert run_cell(cfg, "none", "none", 0, opts, log=logs.append, wait=False) is None
+        assert "busy" in logs[0] and not path.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_local_worker_takes_the_next_job_while_another_worker_holds_one(tmp_path, monkeypatch):
+    import benchmark.runner as runner
+    from benchmark.executors import run_local
+    grid = load_grid("smoke")
+    busy_once, calls = {grid.jobs[0]}, []
+
+    def fake_run_cell(tier, attack, defense, seed, options, data=None, log=print, wait=True):
+        job = next(j for j in grid.jobs if (j.attack, j.defense, j.seed) == (attack, defense, seed))
+        calls.append((job, wait))
+        if job in busy_once and not wait:
+            busy_once.discard(job)
+            return None  # another worker is computing it
+        return tmp_path / f"{attack}-{defense}-{seed}.json"
+
+    monkeypatch.setattr(runner, "run_cell", fake_run_cell)
+    monkeypatch.setattr(runner, "load_data", lambda *a: None)
+    paths = run_local(grid, Options(), progress=False)
+    # Every other job ran before the worker came back to wait for the busy one; no job ran twice.
+    assert [c[0] for c in calls[1:-1]] == grid.jobs[1:] and calls[-1] == (grid.jobs[0], True)
+    assert paths == [tmp_path / f"{j.attack}-{j.defense}-{j.seed}.json" for j in grid.jobs]
