@@ -54,7 +54,7 @@ class StubTrained:
     """What the harness's trainer returns, without training: a random encoder seeded by the call."""
 
     def __init__(self, images: np.ndarray, pretrain: Dict[str, Any], salt: str):
-        from .encoder_cache import images_sha256
+        from .store import images_sha256
         from .ssl.simclr import PretrainConfig, build_encoder
         self.cfg = PretrainConfig.from_dict(pretrain)
         self.key = config_hash([images_sha256(images), self.cfg.to_dict(), salt], 20)

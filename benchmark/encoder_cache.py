@@ -20,7 +20,7 @@ from filelock import FileLock
 
 from .errors import BenchmarkError
 from .ssl.simclr import Encoder, PretrainConfig, load_encoder_checkpoint, pretrain, pretrain_image_passes
-from .store import atomic_write_json, config_hash
+from .store import atomic_write_json, config_hash, images_sha256
 
 MANIFEST = "manifest.json"
 
@@ -97,13 +97,6 @@ class CachedEncoder:
     def image_passes_for(self, n_images: int) -> int:
         """Image-passes this config would spend on a set of ``n_images`` (2 views, full batches)."""
         return pretrain_image_passes(n_images, self.cfg.epochs, self.cfg.batch_size)
-
-
-def images_sha256(images: np.ndarray) -> str:
-    h = hashlib.sha256()
-    h.update(str(images.shape).encode())
-    h.update(np.ascontiguousarray(images).tobytes())
-    return h.hexdigest()
 
 
 class EncoderCache:

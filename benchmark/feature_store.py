@@ -18,7 +18,7 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
-from .encoder_cache import images_sha256
+from .store import images_sha256
 from .store import ChecksumMismatch, read_verified, write_verified
 
 # Bump when extract_features changes what it returns (layout, eval mode, dtype).

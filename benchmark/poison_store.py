@@ -28,7 +28,7 @@ from filelock import FileLock
 
 from attacks.base import PoisonSet
 
-from .store import ChecksumMismatch, config_hash, read_verified, write_verified
+from .store import ChecksumMismatch, config_hash, read_verified, update_with_array, write_verified
 
 POISON_CODE_VERSION = "poisons-v1"  # bump when the stored layout changes
 
@@ -37,9 +37,8 @@ def targets_sha256(targets) -> str:
     """Digest of what the attacker is given, in order: each target image, its references, its budget."""
     h = hashlib.sha256()
     for t in targets:
-        for a in (t.image, t.references):
-            h.update(str(a.shape).encode())
-            h.update(np.ascontiguousarray(a).tobytes())
+        update_with_array(h, t.image)
+        update_with_array(h, t.references)
         h.update(str(int(t.n_poisons)).encode())
     return h.hexdigest()
 

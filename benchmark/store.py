@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict
 
+import numpy as np
+
 
 def canonical_json(obj: Any) -> str:
     """Key-sorted, compact JSON: the form hashed, so equal configs hash equally."""
@@ -18,6 +20,19 @@ def canonical_json(obj: Any) -> str:
 
 def config_hash(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
+
+
+def update_with_array(h, array) -> None:
+    """Feed an array's shape and bytes to hasher ``h``: equal digests mean equal arrays, not just bytes."""
+    h.update(str(array.shape).encode())
+    h.update(np.ascontiguousarray(array).tobytes())
+
+
+def images_sha256(images) -> str:
+    """Content key of an image array (encoder cache, feature store)."""
+    h = hashlib.sha256()
+    update_with_array(h, images)
+    return h.hexdigest()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
