@@ -43,6 +43,8 @@ class Experiment:
     note: str = ""
 
 
+SHIFT_NOTE = ("Shift: per target, cos(target, references) with the cell's encoder minus with the clean encoder of "
+              "the same seed, averaged over targets, with a Student-t 95% CI over targets.")
 PAPER_TABLE1 = {"poisoned_encoder": "0.8 / 0.9 / 0.5", "icp": "0.5 / 0.6 / 0.2", "witches_brew": "0.1 / 0.1 / 0.0"}
 EXPERIMENTS: Dict[str, Experiment] = {
     "table1": Experiment("Table 1 — ASR of the three attacks (CIFAR-10 pre-training)", "asr",
@@ -150,6 +152,12 @@ def _mean_range(values) -> str:
     return f"{sum(values) / len(values):.3f} ({min(values):.3f}–{max(values):.3f})"
 
 
+def _shift(m) -> str:
+    """Paired shift of the target–reference cosine from the clean encoder, with its 95% CI."""
+    lo, hi = m["outer_shift_ci"]
+    return f"{m['outer_shift']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
 def render(name: str, tier: str, rows) -> str:
     exp = EXPERIMENTS[name]
     if exp.metric == "detection":
@@ -164,12 +172,15 @@ def render(name: str, tier: str, rows) -> str:
                     f"cos {m['outer']:.3f} (clean {m['clean_outer']:.3f}); PA {m['pa']:.3f} (CA {m['ca']:.3f})")
             base = f"{m['clean_asr']:.2f} [{m['clean_asr_ci'][0]:.2f}, {m['clean_asr_ci'][1]:.2f}]"
         elif exp.metric == "asr":
-            ours = f"{m['asr']:.2f} [{m['asr_ci'][0]:.2f}, {m['asr_ci'][1]:.2f}] ({m['targets']} targets)"
+            ours = (f"{m['asr']:.2f} [{m['asr_ci'][0]:.2f}, {m['asr_ci'][1]:.2f}] ({m['targets']} targets); "
+                    f"cos shift {_shift(m)}")
             base = f"{m['clean_asr']:.2f} [{m['clean_asr_ci'][0]:.2f}, {m['clean_asr_ci'][1]:.2f}]"
         else:
-            ours, base = f"{m['outer']:.3f}", f"{m['clean_outer']:.3f}"
+            ours, base = f"{m['outer']:.3f} (shift {_shift(m)})", f"{m['clean_outer']:.3f}"
         lines.append(f"| {cell.label} | {ours} | {base} | {cell.paper or '–'} |")
     note = f"\n{exp.note}\n" if exp.note else ""
+    if exp.metric in ("asr", "outer"):
+        note = f"\n{SHIFT_NOTE}\n" + note
     return f"# {exp.title} — tier `{tier}`\n\n{head}" + "\n".join(lines) + "\n" + note
 
 

@@ -90,6 +90,23 @@ def outer_objective(target_features: np.ndarray, reference_features: Sequence[np
     return total / pairs if pairs else float("nan")
 
 
+def paired_shift_ci95(after: Sequence[float], before: Sequence[float]) -> Tuple[float, Tuple[float, float]]:
+    """Mean of ``after − before`` over paired items with a Student-t 95% interval.
+
+    Used for a target's cosine to its references with the poisoned vs the clean encoder: pairing
+    removes how far each target starts from its references, so a small shift that the
+    6–18-target ASR cannot resolve still has a readable interval. One pair: (−inf, inf)."""
+    from scipy.stats import t as student_t
+    d = np.asarray(after, dtype=np.float64) - np.asarray(before, dtype=np.float64)
+    if d.ndim != 1 or len(d) == 0:
+        raise ValueError(f"need equally long, non-empty 1-d sequences, got shapes {np.shape(after)} and {np.shape(before)}")
+    mean = float(d.mean())
+    if len(d) == 1:
+        return mean, (-math.inf, math.inf)
+    half = float(student_t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
+    return mean, (mean - half, mean + half)
+
+
 def detection_rates(keep: Sequence[bool], is_poison: Sequence[bool]) -> Tuple[float, float]:
     """(FPR, FNR) of a filter, poison = positive, flagged = removed (paper §6.1):
     FPR = clean inputs removed / clean inputs, FNR = poisons kept / poisons (nan if none)."""

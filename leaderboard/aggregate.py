@@ -7,6 +7,7 @@ from typing import Any, Dict, List
 import numpy as np
 import pandas as pd
 
+from benchmark.metrics import paired_shift_ci95
 from benchmark.report import summarize_targets
 
 GROUP = ["tier", "grid_hash", "pretrain_set", "encoder", "attack", "defense"]
@@ -15,10 +16,13 @@ GROUP = ["tier", "grid_hash", "pretrain_set", "encoder", "attack", "defense"]
 def pooled_targets(targets: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Target outcomes pooled over seeds, with the record's own summary function."""
     m = summarize_targets(targets)
+    shift, shift_ci = (paired_shift_ci95([t["poisoned_cosine"] for t in targets], [t["clean_cosine"] for t in targets])
+                       if targets else (float("nan"), (float("nan"), float("nan"))))
     return {"targets": m["n_targets"], "asr": m["asr"], "asr_ci": tuple(m["asr_ci95"]),
             "clean_asr": m["clean_asr"], "clean_asr_ci": tuple(m["clean_asr_ci95"]),
             "flips": m["flips_among_clean_correct"], "clean_correct": m["clean_correct_targets"],
-            "outer": m["outer_objective"], "clean_outer": m["clean_outer_objective"]}
+            "outer": m["outer_objective"], "clean_outer": m["clean_outer_objective"],
+            "outer_shift": shift, "outer_shift_ci": shift_ci}
 
 
 def _mean_of(records: List[Dict[str, Any]], get) -> float:

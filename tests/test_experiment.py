@@ -23,10 +23,11 @@ def test_apply_changes_creates_sections_without_touching_the_input():
 
 def test_render_puts_ours_next_to_the_paper():
     m = {"asr": 0.5, "asr_ci": (0.2, 0.8), "targets": 6, "clean_asr": 0.0, "clean_asr_ci": (0.0, 0.4),
-         "outer": 0.7, "clean_outer": 0.6}
+         "outer": 0.7, "clean_outer": 0.6, "outer_shift": 0.1, "outer_shift_ci": (0.02, 0.18)}
     text = render("table1", "cpu", [(EXPERIMENTS["table1"].cells[0], m)])
-    assert "| poisoned_encoder | 0.50 [0.20, 0.80] (6 targets) | 0.00 [0.00, 0.40] | 0.8 / 0.9 / 0.5 |" in text
-    assert "0.700" in render("table2", "cpu", [(EXPERIMENTS["table2"].cells[3], m)])
+    assert ("| poisoned_encoder | 0.50 [0.20, 0.80] (6 targets); cos shift +0.100 [+0.020, +0.180] | 0.00 [0.00, 0.40] "
+            "| 0.8 / 0.9 / 0.5 |") in text and "Student-t 95% CI" in text
+    assert "| 0.700 (shift +0.100 [+0.020, +0.180]) | 0.600 |" in render("table2", "cpu", [(EXPERIMENTS["table2"].cells[3], m)])
     fig11 = render("fig11", "cpu", [(EXPERIMENTS["fig11"].cells[-1], dict(m, pa=0.41, ca=0.45))])
     assert "| clean fraction 1 | 0.50 [0.20, 0.80] (6 targets); cos 0.700 (clean 0.600); PA 0.410 (CA 0.450) |" in fig11
 

@@ -243,3 +243,13 @@ def test_early_stopping_curves_are_pooled_over_seeds_and_quoted():
     assert curve_sentence(recs) == (" Curves (6 targets per point): pre-training epochs 5/10: ASR 0.17/0.67, "
                                     "PA 0.500/0.700; downstream epochs 20: ASR 0.33, PA 0.600.")
     assert curve_sentence(RECORDS) == ""
+
+
+def test_pooled_targets_pairs_each_targets_cosine_with_the_clean_encoders():
+    from leaderboard.aggregate import pooled_targets
+    t = dict(clean_prediction=0, poisoned_prediction=1, target_class=1, true_class=0, n_references=50, task="a")
+    m = pooled_targets([dict(t, clean_cosine=c, poisoned_cosine=c + d) for c, d in ((0.1, 0.01), (0.9, 0.03))])
+    # Shifts 0.01 and 0.03: mean 0.02, sd 0.01414, t_{0.975,1} = 12.7062 → half-width 0.12706.
+    assert m["outer_shift"] == pytest.approx(0.02) and m["outer_shift_ci"][1] == pytest.approx(0.02 + 0.12706, abs=1e-4)
+    assert m["outer"] == pytest.approx(0.52) and m["clean_outer"] == pytest.approx(0.5)
+    assert pooled_targets([])["outer_shift"] != pooled_targets([])["outer_shift"]  # nan

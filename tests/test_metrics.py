@@ -53,3 +53,13 @@ def test_wilson_bounds_are_exact_at_zero_and_all_successes():
     from benchmark.metrics import wilson_interval
     assert wilson_interval(0, 6)[0] == 0.0 and wilson_interval(6, 6)[1] == 1.0
     assert 0.0 < wilson_interval(1, 6)[0] < 1 / 6 < wilson_interval(1, 6)[1] < 1.0
+
+
+def test_paired_shift_ci95_matches_hand_values():
+    # d = (1, 2, 3): mean 2, sd 1, se 1/sqrt(3), t_{0.975, 2} = 4.302653 → half-width 2.484138.
+    mean, (lo, hi) = metrics.paired_shift_ci95([1.5, 3.0, 4.5], [0.5, 1.0, 1.5])
+    assert mean == pytest.approx(2.0) and lo == pytest.approx(2 - 2.484138, abs=1e-6)
+    assert hi == pytest.approx(2 + 2.484138, abs=1e-6)
+    assert metrics.paired_shift_ci95([0.3], [0.1])[1] == (-math.inf, math.inf)
+    with pytest.raises(ValueError):
+        metrics.paired_shift_ci95([], [])
