@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import BenchmarkError
+from .metrics import paired_shift_ci95
 
 LAYOUT_SETS = {"1": ["target_top"], "2": ["reference_top"], "3": ["target_left"], "4": ["reference_left"],
                "1+2": ["target_top", "reference_top"], "1+2+3": ["target_top", "reference_top", "target_left"],
@@ -41,6 +42,7 @@ class Experiment:
     metric: str            # "asr", "outer", "defended" (ASR, outer objective, PA) or "detection" (FPR/FNR only)
     cells: List[Cell]
     note: str = ""
+    paired_with: str = ""  # label of the cell every other cell's target cosines are compared with, target by target
 
 
 SHIFT_NOTE = ("Shift: per target, cos(target, references) with the cell's encoder minus with the clean encoder of "
@@ -49,14 +51,17 @@ PAPER_TABLE1 = {"poisoned_encoder": "0.8 / 0.9 / 0.5", "icp": "0.5 / 0.6 / 0.2",
 EXPERIMENTS: Dict[str, Experiment] = {
     "table1": Experiment("Table 1 — ASR of the three attacks (CIFAR-10 pre-training)", "asr",
                          [Cell(a, a, {}, PAPER_TABLE1[a]) for a in ("poisoned_encoder", "icp", "witches_brew")],
-                         "Paper: STL10 / Facemask / EuroSAT downstream; ours: the tier's downstream tasks."),
+                         "Paper: STL10 / Facemask / EuroSAT downstream; ours: the tier's downstream tasks.",
+                         paired_with="poisoned_encoder"),
     "table2": Experiment("Table 2 — outer objective (Eq. 3), CIFAR-10 → STL10 in the paper", "outer",
                          [Cell("no attack", "none", {}, "0.183"), Cell("witches_brew", "witches_brew", {}, "0.257"),
-                          Cell("icp", "icp", {}, "0.463"), Cell("poisoned_encoder", "poisoned_encoder", {}, "0.689")]),
+                          Cell("icp", "icp", {}, "0.463"), Cell("poisoned_encoder", "poisoned_encoder", {}, "0.689")],
+                         paired_with="poisoned_encoder"),
     "table4": Experiment("Table 4 — PoisonedEncoder's combination layouts (CIFAR-10)", "asr",
                          [Cell(k, "poisoned_encoder", {"attack.poisoned_encoder.layouts": v}, p)
                           for (k, v), p in zip(LAYOUT_SETS.items(), ["0.4", "0.5", "0.5", "0.6", "0.5", "0.6", "0.8"])],
-                         "Layouts 1–4 are our names for Fig. 4's four combinations, in the order the paper lists them."),
+                         "Layouts 1–4 are our names for Fig. 4's four combinations, in the order the paper lists them.",
+                         paired_with="1+2+3+4"),
     "fig5": Experiment("Fig. 5 — number of references and poisoning rate", "asr",
                        [Cell(f"{n} references", "poisoned_encoder", {"threat.n_references": n},
                              "ASR grows with the number of references" if n == 50 else "")
@@ -115,6 +120,8 @@ def measure(name: str, cfg: Dict[str, Any], options, seeds: List[int], log=print
         recs = [json.loads(run_cell(cell_cfg, cell.attack, cell.defense, s, options, data=data, log=log).read_text())
                 for s in seeds]
         m = pooled_targets([t for r in recs for t in r["targets"]])
+        # Cells of one seed share its targets, so cells can be compared target by target.
+        m["cosines"] = {(r["seed"], t["task"], t["index"]): t["poisoned_cosine"] for r in recs for t in r["targets"]}
         m["pa"] = sum(r["mean_poisoned_accuracy"] for r in recs) / len(recs)
         m["ca"] = sum(r["mean_clean_accuracy"] for r in recs) / len(recs)
         rows.append((cell, m))
@@ -158,6 +165,17 @@ def _shift(m) -> str:
     return f"{m['outer_shift']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
+def _paired(cosines: Dict[Any, float], ref: Dict[Any, float]) -> str:
+    """Mean difference of the target–reference cosine from the reference cell's on the targets both
+    measured, with a Student-t 95% CI: tighter than comparing two shifts, which each carry the
+    clean encoder's spread."""
+    common = sorted(set(cosines) & set(ref), key=str)
+    if not common:
+        return "no common targets"
+    mean, (lo, hi) = paired_shift_ci95([cosines[k] for k in common], [ref[k] for k in common])
+    return f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
 def render(name: str, tier: str, rows) -> str:
     exp = EXPERIMENTS[name]
     if exp.metric == "detection":
@@ -165,6 +183,10 @@ def render(name: str, tier: str, rows) -> str:
         lines = [f"| {c.label} | {_mean_range(m['fpr'])} | {_mean_range(m['fnr'])} | {c.paper or '–'} |" for c, m in rows]
         return f"# {exp.title} — tier `{tier}`\n\n{head}" + "\n".join(lines) + f"\n\n{exp.note}\n"
     head = "| cell | ours | clean encoder, same targets | paper |\n|---|---|---|---|\n"
+    ref = next((m for c, m in rows if c.label == exp.paired_with), None) if exp.metric in ("asr", "outer") else None
+    if ref is not None:
+        head = (f"| cell | ours | clean encoder, same targets | cos − {exp.paired_with}'s, same targets | paper |\n"
+                "|---|---|---|---|---|\n")
     lines = []
     for cell, m in rows:
         if exp.metric == "defended":
@@ -177,6 +199,8 @@ def render(name: str, tier: str, rows) -> str:
             base = f"{m['clean_asr']:.2f} [{m['clean_asr_ci'][0]:.2f}, {m['clean_asr_ci'][1]:.2f}]"
         else:
             ours, base = f"{m['outer']:.3f} (shift {_shift(m)})", f"{m['clean_outer']:.3f}"
+        if ref is not None:
+            base += f" | {'–' if cell.label == exp.paired_with else _paired(m['cosines'], ref['cosines'])}"
         lines.append(f"| {cell.label} | {ours} | {base} | {cell.paper or '–'} |")
     note = f"\n{exp.note}\n" if exp.note else ""
     if exp.metric in ("asr", "outer"):

@@ -26,10 +26,24 @@ def test_render_puts_ours_next_to_the_paper():
          "outer": 0.7, "clean_outer": 0.6, "outer_shift": 0.1, "outer_shift_ci": (0.02, 0.18)}
     text = render("table1", "cpu", [(EXPERIMENTS["table1"].cells[0], m)])
     assert ("| poisoned_encoder | 0.50 [0.20, 0.80] (6 targets); cos shift +0.100 [+0.020, +0.180] | 0.00 [0.00, 0.40] "
-            "| 0.8 / 0.9 / 0.5 |") in text and "Student-t 95% CI" in text
-    assert "| 0.700 (shift +0.100 [+0.020, +0.180]) | 0.600 |" in render("table2", "cpu", [(EXPERIMENTS["table2"].cells[3], m)])
+            "| – | 0.8 / 0.9 / 0.5 |") in text and "Student-t 95% CI" in text
+    assert "| 0.700 (shift +0.100 [+0.020, +0.180]) | 0.600 | – |" in render("table2", "cpu", [(EXPERIMENTS["table2"].cells[3], m)])
     fig11 = render("fig11", "cpu", [(EXPERIMENTS["fig11"].cells[-1], dict(m, pa=0.41, ca=0.45))])
     assert "| clean fraction 1 | 0.50 [0.20, 0.80] (6 targets); cos 0.700 (clean 0.600); PA 0.410 (CA 0.450) |" in fig11
+
+
+def test_paired_column_compares_cells_target_by_target():
+    base = {"asr": 0.5, "asr_ci": (0.2, 0.8), "targets": 3, "clean_asr": 0.0, "clean_asr_ci": (0.0, 0.4),
+            "outer": 0.7, "clean_outer": 0.6, "outer_shift": 0.1, "outer_shift_ci": (0.02, 0.18)}
+    cells = {c.label: c for c in EXPERIMENTS["table4"].cells}
+    ref = dict(base, cosines={(0, "a", 1): 0.5, (0, "a", 2): 0.6, (1, "a", 1): 0.7})
+    # Differences 0.1, 0.2 on the two common targets (the third is not measured in this cell):
+    # mean 0.15, sd 0.0707, t_{0.975,1} = 12.7062 → half-width 0.6353.
+    single = dict(base, cosines={(0, "a", 1): 0.6, (0, "a", 2): 0.8, (2, "a", 9): 0.1})
+    text = render("table4", "cpu", [(cells["1"], single), (cells["1+2+3+4"], ref)])
+    assert "cos − 1+2+3+4's, same targets" in text
+    assert "| 0.00 [0.00, 0.40] | +0.150 [-0.485, +0.785] | 0.4 |" in text
+    assert "| 0.00 [0.00, 0.40] | – | 0.8 |" in text
 
 
 def test_unknown_experiment_is_a_usage_error():
