@@ -80,6 +80,21 @@ def summary_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def paired_cosine(records: List[Dict[str, Any]], attack: str, other: str, defense: str = "none"):
+    """(mean, 95% CI, n) of cos(target, references) under ``attack``'s encoder minus under ``other``'s,
+    over the targets both records of a seed carry (a seed draws the same targets for every attack),
+    or None when no target is shared. Table 2's outer objective, compared target by target."""
+    def cosines(name):
+        return {(r["seed"], t["task"], t["index"]): t["poisoned_cosine"]
+                for r in records if r["attack"] == name and r["defense"] == defense for t in r["targets"]}
+    a, b = cosines(attack), cosines(other)
+    common = sorted(set(a) & set(b), key=str)
+    if not common:
+        return None
+    mean, ci = paired_shift_ci95([a[k] for k in common], [b[k] for k in common])
+    return mean, ci, len(common)
+
+
 def task_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
     """One row per (group, downstream task): ASR over that task's targets, CA and PA."""
     rows = []

@@ -53,6 +53,23 @@ def attack_sentence(frame) -> str:
                    f"the paper's ordering is not reproduced.")
 
 
+def cosine_sentence(records: List[Dict]) -> str:
+    """Table 2's outer objective, compared target by target: PoisonedEncoder's undefended encoder
+    against each baseline's on the targets both saw (empty until both rows exist)."""
+    from .aggregate import paired_cosine
+    parts = []
+    for other in ("icp", "witches_brew"):
+        got = paired_cosine(records, "poisoned_encoder", other)
+        if got is not None:
+            mean, (lo, hi), n = got
+            verdict = "above" if lo > 0 else ("below" if hi < 0 else "not separable from")
+            parts.append(f"{ATTACK_NAMES[other]}'s by {mean:+.3f} [{lo:+.3f}, {hi:+.3f}] ({verdict}; {n} targets)")
+    if not parts:
+        return ""
+    return ("Outer objective (Table 2; paper 0.689 vs ICP 0.463 vs Witches' Brew 0.257), paired on the same targets: "
+            "PoisonedEncoder's target–reference cosine exceeds " + " and ".join(parts) + ".")
+
+
 def curve_sentence(records: List[Dict], attack: str = "poisoned_encoder") -> str:
     """Fig. 10's two axes read off the early-stopping records' curves (pooled over seeds)."""
     from .aggregate import early_stopping_table
@@ -102,7 +119,10 @@ def paper_comparison(frame, records: List[Dict]) -> str:
     """Markdown section for one grid: its summary frame (rows of
     :func:`leaderboard.aggregate.summary_table`) and its records."""
     lines = ["### How this compares with the paper\n", setting_sentence(records) + "\n",
-             attack_sentence(frame) + "\n", "Defenses against PoisonedEncoder:\n"]
+             attack_sentence(frame) + "\n"]
+    cosine = cosine_sentence(records)
+    lines += [cosine + "\n"] if cosine else []
+    lines += ["Defenses against PoisonedEncoder:\n"]
     lines += defense_sentences(frame, records)
     lines += ["", "Figure-by-figure comparisons (Tables 1, 2, 4; Figs. 5, 8, 9, 11) are the named experiments' "
                   "tables in [`experiments/`](experiments/) (`python -m benchmark.experiment NAME`)."]

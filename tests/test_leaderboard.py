@@ -253,3 +253,20 @@ def test_pooled_targets_pairs_each_targets_cosine_with_the_clean_encoders():
     assert m["outer_shift"] == pytest.approx(0.02) and m["outer_shift_ci"][1] == pytest.approx(0.02 + 0.12706, abs=1e-4)
     assert m["outer"] == pytest.approx(0.52) and m["clean_outer"] == pytest.approx(0.5)
     assert pooled_targets([])["outer_shift"] != pooled_targets([])["outer_shift"]  # nan
+
+
+def test_cosine_sentence_pairs_the_attacks_on_the_targets_they_share():
+    from leaderboard.paper_comparison import cosine_sentence
+
+    def rec(attack, seed, cosines):
+        r = dict(_attack_row(attack, 0, n=len(cosines)), seed=seed)
+        r["targets"] = [dict(t, index=i, poisoned_cosine=c) for i, (t, c) in enumerate(zip(r["targets"], cosines))]
+        return r
+    pe, icp = rec("poisoned_encoder", 0, [0.5, 0.6, 0.7]), rec("icp", 0, [0.4, 0.5, 0.6])
+    # WB differences −0.1, +0.1, −0.1: mean −0.0333, se 0.0667, t_{0.975,2} = 4.3027 → ±0.2868 (+0.2535 rounds up).
+    wb = rec("witches_brew", 0, [0.6, 0.5, 0.8])
+    text = cosine_sentence([pe, icp, wb])
+    assert "ICP's by +0.100 [+0.100, +0.100] (above; 3 targets)" in text
+    assert "Witches' Brew's by -0.033 [-0.320, +0.254] (not separable from; 3 targets)" in text
+    # Another seed's targets are other targets: nothing to pair.
+    assert cosine_sentence([pe, rec("icp", 1, [0.1, 0.1, 0.1])]) == ""
