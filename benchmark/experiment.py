@@ -106,19 +106,21 @@ def apply_changes(cfg: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any
 
 def measure(name: str, cfg: Dict[str, Any], options, seeds: List[int], log=print) -> List[Tuple[Cell, Dict[str, Any]]]:
     from leaderboard.aggregate import pooled_targets
-    from .runner import load_data, run_cell
+    from .runner import load_data
     from .tiers import validate
     exp = EXPERIMENTS[name]
     data = load_data(cfg, options)
-    rows = []
-    for cell in exp.cells:
-        cell_cfg = validate(apply_changes(cfg, cell.changes))
-        if exp.metric == "detection":
+    cfgs = [validate(apply_changes(cfg, cell.changes)) for cell in exp.cells]
+    if exp.metric == "detection":
+        rows = []
+        for cell, cell_cfg in zip(exp.cells, cfgs):
             rates = [detection_trial(cell_cfg, cell.attack, cell.defense, s, data, cell.targets_per_run) for s in seeds]
             rows.append((cell, {"fpr": [r[0] for r in rates], "fnr": [r[1] for r in rates]}))
-            continue
-        recs = [json.loads(run_cell(cell_cfg, cell.attack, cell.defense, s, options, data=data, log=log).read_text())
-                for s in seeds]
+        return rows
+    paths = cell_records(exp.cells, cfgs, seeds, options, data, log)
+    rows = []
+    for i, cell in enumerate(exp.cells):
+        recs = [json.loads(paths[i, s].read_text()) for s in seeds]
         m = pooled_targets([t for r in recs for t in r["targets"]])
         # Cells of one seed share its targets, so cells can be compared target by target.
         m["cosines"] = {(r["seed"], t["task"], t["index"]): t["poisoned_cosine"] for r in recs for t in r["targets"]}
@@ -126,6 +128,22 @@ def measure(name: str, cfg: Dict[str, Any], options, seeds: List[int], log=print
         m["ca"] = sum(r["mean_clean_accuracy"] for r in recs) / len(recs)
         rows.append((cell, m))
     return rows
+
+
+def cell_records(cells: List[Cell], cfgs: List[Dict[str, Any]], seeds: List[int], options, data, log=print):
+    """{(cell index, seed): record path}, running what is missing. A (cell, seed) that another
+    process is computing is deferred to a second pass, so two `benchmark.experiment` processes on
+    the same results directory split the cells instead of waiting on each other."""
+    from .runner import run_cell
+    paths: Dict[Tuple[int, int], Path] = {}
+    for wait in (False, True):
+        for i, (cell, cell_cfg) in enumerate(zip(cells, cfgs)):
+            for s in seeds:
+                if (i, s) not in paths:
+                    path = run_cell(cell_cfg, cell.attack, cell.defense, s, options, data=data, log=log, wait=wait)
+                    if path is not None:
+                        paths[i, s] = path
+    return paths
 
 
 def detection_trial(cfg: Dict[str, Any], attack_name: str, defense_name: str, seed: int, data,

@@ -1,5 +1,7 @@
 """Named experiments: cell definitions, tier changes and the paper-vs-ours table."""
 
+from pathlib import Path
+
 import pytest
 
 from benchmark.experiment import EXPERIMENTS, LAYOUT_SETS, apply_changes, render
@@ -69,3 +71,23 @@ def test_detection_experiment_equals_the_full_kmeans_runs_detection(tmp_path):
     assert f"| {cell.label} | {(fpr + 0.0) / 2:.3f}" in text and "| FNR low: detected |" in text
     one = detection_trial(cfg, cell.attack, cell.defense, 0, data, targets_per_run=1)
     assert all(0.0 <= r <= 1.0 for r in one)
+
+
+def test_cell_records_defer_a_cell_another_process_holds(monkeypatch):
+    import benchmark.runner as runner
+    from benchmark.experiment import cell_records
+    cells = EXPERIMENTS["table4"].cells[:2]
+    busy, calls = {(cells[0].label, 0)}, []
+
+    def fake_run_cell(cfg, attack, defense, seed, options, data=None, log=print, wait=True):
+        key = (cfg["label"], seed)
+        calls.append((key, wait))
+        if key in busy and not wait:
+            busy.discard(key)
+            return None  # another experiment process is computing it
+        return Path(f"{cfg['label']}-{seed}.json")
+
+    monkeypatch.setattr(runner, "run_cell", fake_run_cell)
+    paths = cell_records(cells, [{"label": c.label} for c in cells], [0, 1], options=None, data=None)
+    assert [k for k, _ in calls[1:4]] == [("1", 1), ("2", 0), ("2", 1)] and calls[-1] == (("1", 0), True)
+    assert paths == {(i, s): Path(f"{c.label}-{s}.json") for i, c in enumerate(cells) for s in (0, 1)}
