@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import BenchmarkError
-from .metrics import paired_shift_ci95
 
 LAYOUT_SETS = {"1": ["target_top"], "2": ["reference_top"], "3": ["target_left"], "4": ["reference_left"],
                "1+2": ["target_top", "reference_top"], "1+2+3": ["target_top", "reference_top", "target_left"],
@@ -105,7 +104,7 @@ def apply_changes(cfg: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any
 
 
 def measure(name: str, cfg: Dict[str, Any], options, seeds: List[int], log=print) -> List[Tuple[Cell, Dict[str, Any]]]:
-    from leaderboard.aggregate import pooled_targets
+    from leaderboard.aggregate import pooled_targets, target_cosines
     from .runner import load_data
     from .tiers import validate
     exp = EXPERIMENTS[name]
@@ -123,7 +122,7 @@ def measure(name: str, cfg: Dict[str, Any], options, seeds: List[int], log=print
         recs = [json.loads(paths[i, s].read_text()) for s in seeds]
         m = pooled_targets([t for r in recs for t in r["targets"]])
         # Cells of one seed share its targets, so cells can be compared target by target.
-        m["cosines"] = {(r["seed"], t["task"], t["index"]): t["poisoned_cosine"] for r in recs for t in r["targets"]}
+        m["cosines"] = target_cosines(recs)
         m["pa"] = sum(r["mean_poisoned_accuracy"] for r in recs) / len(recs)
         m["ca"] = sum(r["mean_clean_accuracy"] for r in recs) / len(recs)
         rows.append((cell, m))
@@ -187,10 +186,11 @@ def _paired(cosines: Dict[Any, float], ref: Dict[Any, float]) -> str:
     """Mean difference of the target–reference cosine from the reference cell's on the targets both
     measured, with a Student-t 95% CI: tighter than comparing two shifts, which each carry the
     clean encoder's spread."""
-    common = sorted(set(cosines) & set(ref), key=str)
-    if not common:
+    from leaderboard.aggregate import paired_by_target
+    got = paired_by_target(cosines, ref)
+    if got is None:
         return "no common targets"
-    mean, (lo, hi) = paired_shift_ci95([cosines[k] for k in common], [ref[k] for k in common])
+    mean, (lo, hi), _ = got
     return f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 

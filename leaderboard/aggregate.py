@@ -85,9 +85,17 @@ def paired_cosine(records: List[Dict[str, Any]], attack: str, other: str, defens
     over the targets both records of a seed carry (a seed draws the same targets for every attack),
     or None when no target is shared. Table 2's outer objective, compared target by target."""
     def cosines(name):
-        return {(r["seed"], t["task"], t["index"]): t["poisoned_cosine"]
-                for r in records if r["attack"] == name and r["defense"] == defense for t in r["targets"]}
-    a, b = cosines(attack), cosines(other)
+        return target_cosines([r for r in records if r["attack"] == name and r["defense"] == defense])
+    return paired_by_target(cosines(attack), cosines(other))
+
+
+def target_cosines(records: List[Dict[str, Any]]) -> Dict[tuple, float]:
+    """{(seed, task, target index): cos(target, references)} under each record's encoder."""
+    return {(r["seed"], t["task"], t["index"]): t["poisoned_cosine"] for r in records for t in r["targets"]}
+
+
+def paired_by_target(a: Dict[tuple, float], b: Dict[tuple, float]):
+    """(mean of a − b, 95% CI, n) over the keys both have, or None when they share none."""
     common = sorted(set(a) & set(b), key=str)
     if not common:
         return None
