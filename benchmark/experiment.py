@@ -42,6 +42,7 @@ class Experiment:
     cells: List[Cell]
     note: str = ""
     paired_with: str = ""  # label of the cell every other cell's target cosines are compared with, target by target
+    by_task: bool = False  # add a table with every cell split by downstream task (Table 1 is per task)
 
 
 SHIFT_NOTE = ("Shift: per target, cos(target, references) with the cell's encoder minus with the clean encoder of "
@@ -51,7 +52,7 @@ EXPERIMENTS: Dict[str, Experiment] = {
     "table1": Experiment("Table 1 — ASR of the three attacks (CIFAR-10 pre-training)", "asr",
                          [Cell(a, a, {}, PAPER_TABLE1[a]) for a in ("poisoned_encoder", "icp", "witches_brew")],
                          "Paper: STL10 / Facemask / EuroSAT downstream; ours: the tier's downstream tasks.",
-                         paired_with="poisoned_encoder"),
+                         paired_with="poisoned_encoder", by_task=True),
     "table2": Experiment("Table 2 — outer objective (Eq. 3), CIFAR-10 → STL10 in the paper", "outer",
                          [Cell("no attack", "none", {}, "0.183"), Cell("witches_brew", "witches_brew", {}, "0.257"),
                           Cell("icp", "icp", {}, "0.463"), Cell("poisoned_encoder", "poisoned_encoder", {}, "0.689")],
@@ -123,6 +124,8 @@ def measure(name: str, cfg: Dict[str, Any], options, seeds: List[int], log=print
         m = pooled_targets([t for r in recs for t in r["targets"]])
         # Cells of one seed share its targets, so cells can be compared target by target.
         m["cosines"] = target_cosines(recs)
+        tasks = sorted({t["task"] for r in recs for t in r["targets"]})
+        m["by_task"] = {k: pooled_targets([t for r in recs for t in r["targets"] if t["task"] == k]) for k in tasks}
         m["pa"] = sum(r["mean_poisoned_accuracy"] for r in recs) / len(recs)
         m["ca"] = sum(r["mean_clean_accuracy"] for r in recs) / len(recs)
         rows.append((cell, m))
@@ -194,6 +197,19 @@ def _paired(cosines: Dict[Any, float], ref: Dict[Any, float]) -> str:
     return f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
+def task_split(rows) -> str:
+    """Every cell's ASR and cosine shift on each downstream task's own targets."""
+    tasks = sorted({k for _, m in rows for k in m["by_task"]})
+    head = ("Per downstream task (ASR [95% CI] over that task's targets; cos shift):\n\n"
+            f"| cell | {' | '.join(tasks)} |\n|---|{'---|' * len(tasks)}\n")
+    def one(m):
+        if m is None:
+            return "–"
+        return f"{m['asr']:.2f} [{m['asr_ci'][0]:.2f}, {m['asr_ci'][1]:.2f}] (n={m['targets']}); {_shift(m)}"
+    return head + "\n".join(f"| {c.label} | {' | '.join(one(m['by_task'].get(k)) for k in tasks)} |"
+                             for c, m in rows) + "\n"
+
+
 def render(name: str, tier: str, rows) -> str:
     exp = EXPERIMENTS[name]
     if exp.metric == "detection":
@@ -221,6 +237,8 @@ def render(name: str, tier: str, rows) -> str:
             base += f" | {'–' if cell.label == exp.paired_with else _paired(m['cosines'], ref['cosines'])}"
         lines.append(f"| {cell.label} | {ours} | {base} | {cell.paper or '–'} |")
     note = f"\n{exp.note}\n" if exp.note else ""
+    if exp.by_task:
+        note = "\n" + task_split(rows) + note
     if exp.metric in ("asr", "outer"):
         note = f"\n{SHIFT_NOTE}\n" + note
     return f"# {exp.title} — tier `{tier}`\n\n{head}" + "\n".join(lines) + "\n" + note

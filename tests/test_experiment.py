@@ -26,7 +26,7 @@ def test_apply_changes_creates_sections_without_touching_the_input():
 def test_render_puts_ours_next_to_the_paper():
     m = {"asr": 0.5, "asr_ci": (0.2, 0.8), "targets": 6, "clean_asr": 0.0, "clean_asr_ci": (0.0, 0.4),
          "outer": 0.7, "clean_outer": 0.6, "outer_shift": 0.1, "outer_shift_ci": (0.02, 0.18)}
-    text = render("table1", "cpu", [(EXPERIMENTS["table1"].cells[0], m)])
+    text = render("table1", "cpu", [(EXPERIMENTS["table1"].cells[0], dict(m, by_task={}))])
     assert ("| poisoned_encoder | 0.50 [0.20, 0.80] (6 targets); cos shift +0.100 [+0.020, +0.180] | 0.00 [0.00, 0.40] "
             "| – | 0.8 / 0.9 / 0.5 |") in text and "Student-t 95% CI" in text
     assert "| 0.700 (shift +0.100 [+0.020, +0.180]) | 0.600 | – |" in render("table2", "cpu", [(EXPERIMENTS["table2"].cells[3], m)])
@@ -46,6 +46,19 @@ def test_paired_column_compares_cells_target_by_target():
     assert "cos − 1+2+3+4's, same targets" in text
     assert "| 0.00 [0.00, 0.40] | +0.150 [-0.485, +0.785] | 0.4 |" in text
     assert "| 0.00 [0.00, 0.40] | – | 0.8 |" in text
+
+
+def test_table1_splits_every_cell_by_downstream_task():
+    m = {"asr": 0.5, "asr_ci": (0.2, 0.8), "targets": 6, "clean_asr": 0.0, "clean_asr_ci": (0.0, 0.4),
+         "outer": 0.7, "clean_outer": 0.6, "outer_shift": 0.1, "outer_shift_ci": (0.02, 0.18)}
+    gtsrb = dict(m, asr=0.25, asr_ci=(0.05, 0.7), targets=4, outer_shift=-0.02, outer_shift_ci=(-0.05, 0.01))
+    pe, icp = EXPERIMENTS["table1"].cells[:2]
+    text = render("table1", "cpu", [(pe, dict(m, cosines={}, by_task={"gtsrb": gtsrb, "cifar10": m})),
+                                    (icp, dict(m, cosines={}, by_task={"gtsrb": gtsrb}))])
+    assert "| cell | cifar10 | gtsrb |" in text
+    assert ("| poisoned_encoder | 0.50 [0.20, 0.80] (n=6); +0.100 [+0.020, +0.180] | "
+            "0.25 [0.05, 0.70] (n=4); -0.020 [-0.050, +0.010] |") in text
+    assert "| icp | – | 0.25 [0.05, 0.70] (n=4); -0.020 [-0.050, +0.010] |" in text  # no cifar10 targets: a dash
 
 
 def test_unknown_experiment_is_a_usage_error():
