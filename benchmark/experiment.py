@@ -70,7 +70,8 @@ EXPERIMENTS: Dict[str, Experiment] = {
                                "ASR grows with the poisoning rate" if r == 0.01 else "") for r in (0.002, 0.005, 0.01)]),
     "fig8": Experiment("Fig. 8 — crop_scale of the target/reference crops", "asr",
                        [Cell(f"crop_scale {c:g}", "poisoned_encoder", {"attack.poisoned_encoder.crop_scale": c},
-                             "ASR stays high down to ~0.6" if c == 1.0 else "") for c in (1.0, 0.8, 0.6)]),
+                             "ASR stays high down to ~0.6" if c == 1.0 else "") for c in (1.0, 0.8, 0.6)],
+                       paired_with="crop_scale 1"),  # same targets and references: comparable target by target
     "fig9": Experiment("Fig. 9 — K-means detection (K = 100) against PoisonedEncoder's crop_scale", "detection",
                        [Cell(f"crop_scale {c:g}, {'one target' if n == 1 else 'all targets'} per run",
                              "poisoned_encoder", {"attack.poisoned_encoder.crop_scale": c}, p, "kmeans", n)

@@ -13,6 +13,7 @@ def test_every_experiment_names_cells_with_registered_attacks():
     for exp in EXPERIMENTS.values():
         assert exp.cells and all(c.attack in attacks.list_attacks() for c in exp.cells)
         assert all(c.defense in defenses.list_defenses() for c in exp.cells)
+        assert not exp.paired_with or exp.paired_with in {c.label for c in exp.cells}  # a typo would drop the column
     assert LAYOUT_SETS["1+2+3+4"] == ["target_top", "reference_top", "target_left", "reference_left"]
 
 
