@@ -18,6 +18,18 @@ from .aggregate import early_stopping_table, pareto_front  # noqa: E402
 _PNG_META = {"Software": None}
 
 
+def label_offsets(xs: List[float], ys: List[float], near: float = 0.05) -> List[tuple]:
+    """Text offsets (points) for point labels: a label whose point lies within ``near`` of an
+    earlier point (a fraction of the x span; ASR's axis is 0–1) is stacked 10 points higher, so defenses that
+    land on the same spot (ASR 0 at similar utility loss is common) stay readable."""
+    xspan = (max(xs) - min(xs)) or 1.0 if xs else 1.0
+    out: List[tuple] = []
+    for i, (x, y) in enumerate(zip(xs, ys)):
+        k = sum(abs(xs[j] - x) / xspan < near and abs(ys[j] - y) < near for j in range(i))
+        out.append((4, 4 + 10 * k))
+    return out
+
+
 def asr_vs_utility(summary: pd.DataFrame, path: Path) -> None:
     """One panel per attack: each defense at (utility loss, ASR) with its 95% CI; the Pareto
     front (lower ASR and lower utility loss both better) drawn as a step line."""
@@ -29,8 +41,9 @@ def asr_vs_utility(summary: pd.DataFrame, path: Path) -> None:
         lo = [a - ci[0] for a, ci in zip(sub["asr"], sub["asr_ci"])]
         hi = [ci[1] - a for a, ci in zip(sub["asr"], sub["asr_ci"])]
         ax.errorbar(sub["utility_loss"], sub["asr"], yerr=[lo, hi], fmt="o", capsize=3)
-        for r in sub.itertuples():
-            ax.annotate(r.defense, (r.utility_loss, r.asr), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        offsets = label_offsets(list(sub["utility_loss"]), list(sub["asr"]))
+        for r, xytext in zip(sub.itertuples(), offsets):
+            ax.annotate(r.defense, (r.utility_loss, r.asr), textcoords="offset points", xytext=xytext, fontsize=8)
         front = pareto_front(pts)
         fx = [pts[i][1] for i in front]
         fy = [pts[i][0] for i in front]

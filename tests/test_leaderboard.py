@@ -270,3 +270,13 @@ def test_cosine_sentence_pairs_the_attacks_on_the_targets_they_share():
     assert "Witches' Brew's by -0.033 [-0.320, +0.254] (not separable from; 3 targets)" in text
     # Another seed's targets are other targets: nothing to pair.
     assert cosine_sentence([pe, rec("icp", 1, [0.1, 0.1, 0.1])]) == ""
+
+
+def test_plot_labels_of_coinciding_points_are_stacked_apart():
+    from leaderboard.plot import label_offsets
+    # x span 0.044: 0.016 and 0.023 are 16% of it apart, farther than `near` (5%) → no stacking.
+    offsets = label_offsets([0.016, 0.023, 0.06, 0.016], [0.0, 0.0, 0.0, 0.5])
+    assert offsets == [(4, 4), (4, 4), (4, 4), (4, 4)]
+    # x span 0.1: the second and fourth points sit within 5% of the first (and of each other).
+    offsets = label_offsets([0.016, 0.018, 0.1, 0.0166], [0.0, 0.0, 0.22, 0.01])
+    assert offsets == [(4, 4), (4, 14), (4, 4), (4, 24)]
