@@ -274,9 +274,9 @@ def test_cosine_sentence_pairs_the_attacks_on_the_targets_they_share():
 
 def test_plot_labels_of_coinciding_points_are_stacked_apart():
     from leaderboard.plot import label_offsets
-    # x span 0.044: 0.016 and 0.023 are 16% of it apart, farther than `near` (5%) → no stacking.
-    offsets = label_offsets([0.016, 0.023, 0.06, 0.016], [0.0, 0.0, 0.0, 0.5])
-    assert offsets == [(4, 4), (4, 4), (4, 4), (4, 4)]
-    # x span 0.1: the second and fourth points sit within 5% of the first (and of each other).
-    offsets = label_offsets([0.016, 0.018, 0.1, 0.0166], [0.0, 0.0, 0.22, 0.01])
-    assert offsets == [(4, 4), (4, 14), (4, 4), (4, 24)]
+    # x span 0.1: 0.016 → 0.023 is 7% of it (within 20%), same ASR → stacked; 0.06 is 44% away;
+    # the last point shares the first's x but sits 0.5 higher in ASR.
+    assert label_offsets([0.016, 0.023, 0.06, 0.016, 0.116], [0.0, 0.0, 0.0, 0.5, 0.3]) == \
+        [(4, 4), (4, 14), (4, 4), (4, 4), (4, 4)]
+    # Three points within both thresholds of each other: the third label goes two steps up.
+    assert label_offsets([0.0, 0.01, 0.005, 1.0], [0.1, 0.12, 0.11, 0.0]) == [(4, 4), (4, 14), (4, 24), (4, 4)]
