@@ -180,6 +180,12 @@ def _mean_range(values) -> str:
     return f"{sum(values) / len(values):.3f} ({min(values):.3f}–{max(values):.3f})"
 
 
+def _asr(m, key: str = "asr") -> str:
+    """An ASR and its Wilson 95% CI, as every table prints it."""
+    lo, hi = m[f"{key}_ci"]
+    return f"{m[key]:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
 def _shift(m) -> str:
     """Paired shift of the target–reference cosine from the clean encoder, with its 95% CI."""
     lo, hi = m["outer_shift_ci"]
@@ -206,7 +212,7 @@ def task_split(rows) -> str:
     def one(m):
         if m is None:
             return "–"
-        return f"{m['asr']:.2f} [{m['asr_ci'][0]:.2f}, {m['asr_ci'][1]:.2f}] (n={m['targets']}); {_shift(m)}"
+        return f"{_asr(m)} (n={m['targets']}); {_shift(m)}"
     return head + "\n".join(f"| {c.label} | {' | '.join(one(m['by_task'].get(k)) for k in tasks)} |"
                              for c, m in rows) + "\n"
 
@@ -225,13 +231,12 @@ def render(name: str, tier: str, rows) -> str:
     lines = []
     for cell, m in rows:
         if exp.metric == "defended":
-            ours = (f"{m['asr']:.2f} [{m['asr_ci'][0]:.2f}, {m['asr_ci'][1]:.2f}] ({m['targets']} targets); "
+            ours = (f"{_asr(m)} ({m['targets']} targets); "
                     f"cos {m['outer']:.3f} (clean {m['clean_outer']:.3f}); PA {m['pa']:.3f} (CA {m['ca']:.3f})")
-            base = f"{m['clean_asr']:.2f} [{m['clean_asr_ci'][0]:.2f}, {m['clean_asr_ci'][1]:.2f}]"
+            base = _asr(m, "clean_asr")
         elif exp.metric == "asr":
-            ours = (f"{m['asr']:.2f} [{m['asr_ci'][0]:.2f}, {m['asr_ci'][1]:.2f}] ({m['targets']} targets); "
-                    f"cos shift {_shift(m)}")
-            base = f"{m['clean_asr']:.2f} [{m['clean_asr_ci'][0]:.2f}, {m['clean_asr_ci'][1]:.2f}]"
+            ours = f"{_asr(m)} ({m['targets']} targets); cos shift {_shift(m)}"
+            base = _asr(m, "clean_asr")
         else:
             ours, base = f"{m['outer']:.3f} (shift {_shift(m)})", f"{m['clean_outer']:.3f}"
         if ref is not None:

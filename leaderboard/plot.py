@@ -23,7 +23,7 @@ def label_offsets(xs: List[float], ys: List[float], near_x: float = 0.2, near_y:
     x span and ``near_y`` in ASR (axis 0–1) of an earlier point — about one label's width and
     height on a 5-inch panel — is stacked 10 points higher, so defenses that land close together
     (ASR 0 at similar utility loss is common) stay readable."""
-    xspan = (max(xs) - min(xs)) or 1.0 if xs else 1.0
+    xspan = ((max(xs) - min(xs)) or 1.0) if xs else 1.0  # one point or none: any span will do
     out: List[tuple] = []
     for i, (x, y) in enumerate(zip(xs, ys)):
         k = sum(abs(xs[j] - x) / xspan < near_x and abs(ys[j] - y) < near_y for j in range(i))
