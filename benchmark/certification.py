@@ -87,3 +87,15 @@ def clopper_pearson_bounds(votes: Sequence[int], alpha: float = 0.001) -> Tuple[
     uppers = [float(beta.ppf(1 - level, v + 1, total - v)) if v < total else 1.0
               for i, v in enumerate(votes) if i != top]
     return top, p_a_lower, min(max(uppers), 1 - p_a_lower)
+
+
+def min_unanimous_votes(n_classes: int, alpha: float = 0.001) -> int:
+    """Fewest base models whose *unanimous* vote escapes abstention (p̲_A > p̄_B).
+
+    A unanimous vote of M gives p̲_A = (α/c)^(1/M) and p̄_B = 1 − p̲_A, so it is certified (at
+    r = 0) iff (α/c)^(1/M) > 1/2, i.e. M > log2(c/α). Below this size bagging certifies nothing,
+    whatever the base models agree on — why a small ensemble reports a certified fraction of 0.
+    """
+    if n_classes < 2 or not 0 < alpha < 1:
+        raise ValueError("need n_classes >= 2 and 0 < alpha < 1")
+    return math.floor(math.log2(n_classes / alpha)) + 1

@@ -3,7 +3,8 @@ import math
 import pytest
 from scipy.stats import beta
 
-from benchmark.certification import (certified_poisoning_size, clopper_pearson_bounds, is_certified)
+from benchmark.certification import (certified_poisoning_size, clopper_pearson_bounds, is_certified,
+                                     min_unanimous_votes)
 
 
 def test_k1_closed_form():
@@ -50,3 +51,15 @@ def test_clopper_pearson_bounds_hand_computed():
     _, pa, pb = clopper_pearson_bounds([100, 0], alpha=0.001)
     assert pb == pytest.approx(1 - (0.001 / 2) ** (1 / 100))
     assert pa == pytest.approx((0.001 / 2) ** (1 / 100))
+
+
+@pytest.mark.parametrize("classes, expected", [(2, 11), (10, 14), (43, 16)])
+def test_min_unanimous_votes_by_hand(classes, expected):
+    # log2(c / 0.001): 2 -> 10.97, 10 -> 13.29, 43 -> 15.39; the next integer is the first size
+    # whose unanimous vote is certified.
+    assert min_unanimous_votes(classes) == expected
+    votes = lambda m: [m] + [0] * (classes - 1)
+    _, lo, hi = clopper_pearson_bounds(votes(expected))
+    assert certified_poisoning_size(lo, hi, n=5000, k=500) >= 0
+    _, lo, hi = clopper_pearson_bounds(votes(expected - 1))
+    assert certified_poisoning_size(lo, hi, n=5000, k=500) == -1

@@ -280,3 +280,15 @@ def test_plot_labels_of_coinciding_points_are_stacked_apart():
         [(4, 4), (4, 14), (4, 4), (4, 4), (4, 4)]
     # Three points within both thresholds of each other: the third label goes two steps up.
     assert label_offsets([0.0, 0.01, 0.005, 1.0], [0.1, 0.12, 0.11, 0.0]) == [(4, 4), (4, 14), (4, 24), (4, 4)]
+
+
+def test_bagging_sentence_states_the_ensemble_and_the_votes_a_certificate_needs():
+    from leaderboard.paper_comparison import bagging_sentence
+    rec = dict(_record(0, [False], 0.7, 0.6), defense="bagging", n_clean_pretrain=5000,
+               config={"defense": {"params": {"n_models": 10, "subsample_size": 500, "alpha": 0.001}}})
+    rec["targets"] = [dict(rec["targets"][0], task="two", votes=[6, 4]), dict(rec["targets"][0], task="ten", votes=[1] * 10)]
+    # log2(2 / 0.001) = 10.97 -> 11 votes; log2(10 / 0.001) = 13.29 -> 14 votes.
+    assert bagging_sentence([rec], 0.0) == (" Here 10 base encoders on 500 of 5,000 inputs each, certified fraction "
+                                            "0.00: a certificate (Clopper–Pearson, alpha 0.001) needs at least this "
+                                            "many unanimous votes — ten (10 classes) 14, two (2 classes) 11.")
+    assert bagging_sentence(RECORDS, 0.0) == ""
