@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import BenchmarkError
+from .metrics import format_ci
 
 LAYOUT_SETS = {"1": ["target_top"], "2": ["reference_top"], "3": ["target_left"], "4": ["reference_left"],
                "1+2": ["target_top", "reference_top"], "1+2+3": ["target_top", "reference_top", "target_left"],
@@ -182,8 +183,7 @@ def _mean_range(values) -> str:
 
 def _asr(m, key: str = "asr") -> str:
     """An ASR and its Wilson 95% CI, as every table prints it."""
-    lo, hi = m[f"{key}_ci"]
-    return f"{m[key]:.2f} [{lo:.2f}, {hi:.2f}]"
+    return format_ci(m[key], m[f"{key}_ci"])
 
 
 def _shift(m) -> str:

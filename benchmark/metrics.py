@@ -34,6 +34,11 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> Tuple[float
     return (lo, hi)
 
 
+def format_ci(p: float, ci: Sequence[float]) -> str:
+    """A rate and its 95% interval as every table prints it: ``0.22 [0.09, 0.45]``."""
+    return f"{p:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
 def attack_success_rate(predictions: Sequence[int], target_classes: Sequence[int]) -> float:
     """ASR: fraction of target inputs predicted as their attacker-chosen target class (§5.1)."""
     pred = np.asarray(predictions)

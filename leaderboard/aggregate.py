@@ -7,7 +7,7 @@ from typing import Any, Dict, List
 import numpy as np
 import pandas as pd
 
-from benchmark.metrics import paired_shift_ci95
+from benchmark.metrics import dropped_ratio, paired_shift_ci95
 from benchmark.report import summarize_targets
 
 GROUP = ["tier", "grid_hash", "pretrain_set", "encoder", "attack", "defense"]
@@ -70,7 +70,7 @@ def summary_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
         row.update({"seeds": len(recs), "ca": ca.mean(), "ca_sd": ca.std(ddof=1) if len(ca) > 1 else 0.0,
                     "pa": pa.mean(), "pa_sd": pa.std(ddof=1) if len(pa) > 1 else 0.0,
                     "utility_loss": float(np.mean(ca - pa)),
-                    "dropped_ratio": float(np.mean((ca - pa) / ca)),
+                    "dropped_ratio": float(np.mean([dropped_ratio(c, p) for c, p in zip(ca, pa)])),
                     "cost_multiple": float(np.mean([r["cost"]["cost_multiple"] for r in recs])),
                     "pretrain_image_passes": float(np.mean([r["cost"]["pretrain_image_passes"] for r in recs])),
                     "fpr": _mean_of(recs, lambda r: r.get("detection", {}).get("fpr")),

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional
 from tabulate import tabulate
 
 from benchmark.errors import BenchmarkError
+from benchmark.metrics import format_ci
 from benchmark.report import RECORD_SCHEMA
 from benchmark.store import atomic_write_bytes
 
@@ -142,10 +143,6 @@ def grid_cost_line(records: List[Dict[str, Any]]) -> str:
             "once (jobs sometimes shared the cores, so wall time overstates an idle machine's).\n")
 
 
-def _ci(p: float, ci) -> str:
-    return f"{p:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
-
-
 def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-PoisonBench leaderboard",
                     figures: bool = True) -> str:
     """The board as markdown; ``figures=False`` leaves out the image links (a terminal print, where
@@ -178,7 +175,8 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
             out.append(f"### Attack `{attack}`\n")
             rows_of = ranked(grp[grp.attack == attack])
             seeds = lambda d, k: f"{k}/{cov[(attack, d)][1]}" if (attack, d) in cov else str(k)
-            rows = [[r.rank, r.defense, seeds(r.defense, r.seeds), r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
+            rows = [[r.rank, r.defense, seeds(r.defense, r.seeds), r.targets, format_ci(r.asr, r.asr_ci),
+                     format_ci(r.clean_asr, r.clean_asr_ci),
                      f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
                      f"{r.utility_loss:+.3f}", f"{r.dropped_ratio:+.3f}", _rates(r.fpr, r.fnr), _opt(r.certified_fraction),
                      f"{r.clean_outer:.3f} → {r.outer:.3f}", f"{r.cost_multiple:.2f}×"] for r in rows_of.itertuples()]
@@ -198,7 +196,7 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
             out.append(note)
         out.append(grid_cost_line(mine))
         sub = tasks[(tasks.tier == tier) & (tasks.grid_hash == grid)]
-        rows = [[r.attack, r.defense, r.task, r.targets, _ci(r.asr, r.asr_ci), _ci(r.clean_asr, r.clean_asr_ci),
+        rows = [[r.attack, r.defense, r.task, r.targets, format_ci(r.asr, r.asr_ci), format_ci(r.clean_asr, r.clean_asr_ci),
                  f"{r.ca:.3f}", f"{r.pa:.3f}", f"{r.utility_loss:+.3f}"] for r in sub.itertuples()]
         out.append("Per downstream task:\n")
         out.append(tabulate(rows, headers=["attack", "defense", "task", "targets", "ASR [95% CI]",

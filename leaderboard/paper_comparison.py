@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
+from benchmark.certification import min_unanimous_votes
+from benchmark.metrics import format_ci
+
 PAPER_ATTACKS = {  # Table 1, CIFAR-10 pre-training: STL10 / Facemask / EuroSAT downstream
     "poisoned_encoder": "0.8 / 0.9 / 0.5", "icp": "0.5 / 0.6 / 0.2", "witches_brew": "0.1 / 0.1 / 0.0"}
 PAPER_DEFENSES = {  # §6, against PoisonedEncoder, CIFAR-10 pre-training
@@ -23,7 +26,7 @@ ATTACK_NAMES = {"poisoned_encoder": "PoisonedEncoder", "icp": "ICP", "witches_br
 
 
 def _ci(row) -> str:
-    return f"{row.asr:.2f} [{row.asr_ci[0]:.2f}, {row.asr_ci[1]:.2f}]"
+    return format_ci(row.asr, row.asr_ci)
 
 
 def _row(frame, attack: str, defense: str):
@@ -105,7 +108,6 @@ def defense_sentences(frame, records: List[Dict] = ()) -> List[str]:
 def bagging_sentence(records: List[Dict], certified_fraction: float) -> str:
     """The ensemble's size beside the paper's, and the fewest votes a certificate needs on each task
     (Jia et al.'s Clopper–Pearson bound; :func:`benchmark.certification.min_unanimous_votes`)."""
-    from benchmark.certification import min_unanimous_votes
     mine = [x for x in records if x["attack"] == "poisoned_encoder" and x["defense"] == "bagging"]
     if not mine:
         return ""
