@@ -8,7 +8,6 @@ the same encoder at once; the second waits and then loads it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from dataclasses import dataclass
@@ -20,17 +19,10 @@ from filelock import FileLock
 
 from .errors import BenchmarkError
 from .ssl.simclr import Encoder, PretrainConfig, load_encoder_checkpoint, pretrain, pretrain_image_passes
-from .store import atomic_write_json, config_hash, images_sha256
+from .backbone import resolve as resolve_backbone
+from .store import atomic_write_json, config_hash, file_sha256, images_sha256
 
 MANIFEST = "manifest.json"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_manifest(workdir: Path, extra: Optional[Dict] = None) -> None:
@@ -111,7 +103,16 @@ class EncoderCache:
         content = {"pretrain": cfg.to_dict(), "data": images_sha256(images), "seed": seed, "code": SSL_CODE_VERSION}
         if init is not None:  # fine-tuning: the starting encoder is part of what determines the result
             content["init"] = init.key
+        elif cfg.init:  # continued pre-training: the backbone's bytes, not just its name
+            content["backbone"] = resolve_backbone(cfg.init).sha256
         return config_hash(content, 20)
+
+    @staticmethod
+    def init_path(cfg: PretrainConfig, init: Optional["CachedEncoder"]) -> Optional[Path]:
+        """The checkpoint training starts from: another encoder, the tier's backbone, or none."""
+        if init is not None:
+            return init.final_path
+        return resolve_backbone(cfg.init).path if cfg.init else None
 
     def get(self, images: np.ndarray, cfg: PretrainConfig, seed: int, label: str = "encoder",
             init: Optional[CachedEncoder] = None) -> CachedEncoder:
@@ -130,7 +131,7 @@ class EncoderCache:
                                   stacklevel=2)
                     discard(workdir)
             res = pretrain(images, cfg, seed, self.device, workdir, self.progress, desc=f"pre-train {label}",
-                           init=init.final_path if init is not None else None)
+                           init=self.init_path(cfg, init))
             if not res.from_cache or not (workdir / MANIFEST).exists():
                 write_manifest(workdir, {"key": key, "config": cfg.to_dict(), "seed": seed, "code": SSL_CODE_VERSION,
                                          "train_wall_seconds": None if res.from_cache else res.wall_seconds,

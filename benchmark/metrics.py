@@ -112,6 +112,20 @@ def paired_shift_ci95(after: Sequence[float], before: Sequence[float]) -> Tuple[
     return mean, (mean - half, mean + half)
 
 
+def mcnemar_exact_p(gained: int, lost: int) -> float:
+    """Two-sided exact McNemar test on paired binary outcomes (the same targets, clean vs poisoned
+    encoder): ``gained`` = targets hit only by the poisoned pipeline, ``lost`` = hit only by the clean
+    one. Under no effect each discordant pair is a fair coin, so p = 2·P(Binomial(b + c, ½) ≤ min),
+    capped at 1. No discordant pair: p = 1."""
+    if gained < 0 or lost < 0:
+        raise ValueError(f"counts must be non-negative, got {gained}, {lost}")
+    n = gained + lost
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(gained, lost) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
 def detection_rates(keep: Sequence[bool], is_poison: Sequence[bool]) -> Tuple[float, float]:
     """(FPR, FNR) of a filter, poison = positive, flagged = removed (paper §6.1):
     FPR = clean inputs removed / clean inputs, FNR = poisons kept / poisons (nan if none)."""

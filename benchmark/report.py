@@ -78,6 +78,8 @@ def summarize_targets(targets) -> Dict[str, Any]:
     base = sum(t["clean_prediction"] == t["target_class"] for t in targets)
     correct = [t for t in targets if t["clean_prediction"] == t["true_class"]]
     flips = sum(t["poisoned_prediction"] == t["target_class"] for t in correct)
+    gained = sum(t["poisoned_prediction"] == t["target_class"] != t["clean_prediction"] for t in targets)
+    lost = sum(t["clean_prediction"] == t["target_class"] != t["poisoned_prediction"] for t in targets)
     weights = [t["n_references"] for t in targets]
     def weighted(key):
         return float(np.average([t[key] for t in targets], weights=weights)) if n else float("nan")
@@ -87,6 +89,7 @@ def summarize_targets(targets) -> Dict[str, Any]:
             "clean_asr_ci95": list(metrics.wilson_interval(int(base), n)),
             "clean_correct_targets": len(correct), "flips_among_clean_correct": int(flips),
             "flip_rate": flips / len(correct) if correct else float("nan"),
+            "discordant": [int(gained), int(lost)], "mcnemar_p": metrics.mcnemar_exact_p(int(gained), int(lost)),
             "outer_objective": weighted("poisoned_cosine"), "clean_outer_objective": weighted("clean_cosine")}
 
 

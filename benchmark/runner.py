@@ -5,6 +5,7 @@ Everything called here is a registry entry or a pure function; this file is only
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,9 @@ import attacks
 import defenses
 from attacks.base import AttackContext, AttackTarget
 from .data import ImageDataset, load_split
+from .backbone import resolve as resolve_backbone
 from .encoder_cache import EncoderCache
+from .errors import BenchmarkError
 from .feature_store import FeatureStore
 from .poison_store import PoisonStore
 from defenses.base import Operating
@@ -79,8 +82,16 @@ def attack_targets(threat: ThreatSpec, data: Data, n_clean: int) -> List[AttackT
 def cell_threat(cfg: Dict[str, Any], data: Data, seed: int) -> ThreatSpec:
     """The seed's targets, target classes and references, drawn at random as the paper does."""
     t = cfg["threat"]
-    return draw_threat({name: splits["test"].labels for name, splits in data.tasks.items()},
-                       t["targets_per_task"], t["n_references"], t["poison_rate"], np.random.default_rng(seed))
+    threat = draw_threat({name: splits["test"].labels for name, splits in data.tasks.items()},
+                         t["targets_per_task"], t["n_references"], t["poison_rate"], np.random.default_rng(seed))
+    only = t.get("only_target", -1)
+    if only < 0:
+        return threat
+    # One target per poisoned run (the paper's protocol): the same draw, only target ``only`` poisoned,
+    # so a shared run and per-target runs are compared on identical targets.
+    if only >= len(threat.targets):
+        raise BenchmarkError(f"threat.only_target={only}, but the seed draws {len(threat.targets)} targets")
+    return dataclasses.replace(threat, targets=threat.targets[only:only + 1])
 
 
 def resolved_config(cfg: Dict[str, Any], attack, defense, seed: int) -> Dict[str, Any]:
@@ -132,9 +143,16 @@ def _compute_cell(cfg, attack, defense, attack_name, defense_name, seed, options
 
     clean = timed("pretrain_clean", cache.get, data.pretrain.images, PretrainConfig.from_dict(base_pretrain),
                   seed, "clean")
-    context = AttackContext(surrogate=lambda: load_simclr_model(clean.final_path, clean.cfg, options.device))
+    # The surrogate an optimising attack (Witches' Brew) crafts against: from scratch, the grid's clean
+    # encoder of the seed (the strongest possible); continuing a public backbone, that backbone — what
+    # the attacker can download (its projection head, never published, starts fresh from the seed).
+    surrogate_path, surrogate_key = clean.final_path, clean.key
+    if clean.cfg.init:
+        public = resolve_backbone(clean.cfg.init)
+        surrogate_path, surrogate_key = public.path, public.sha256
+    context = AttackContext(surrogate=lambda: load_simclr_model(surrogate_path, clean.cfg, options.device, seed))
     targets = attack_targets(threat, data, n_clean)
-    poisons = timed("attack", PoisonStore(options.cache_dir / "poisons").get, attack, targets, seed, clean.key,
+    poisons = timed("attack", PoisonStore(options.cache_dir / "poisons").get, attack, targets, seed, surrogate_key,
                     lambda: attack.craft(targets, np.random.default_rng([seed, 1]), context))
     train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
 

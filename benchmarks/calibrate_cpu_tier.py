@@ -1,8 +1,9 @@
 """Calibration of the cpu tier (issue: "a CPU tier that is fast and faithful").
 
-    python benchmarks/calibrate_cpu_tier.py --data-root ../shared/data [--configs A B ...] [--seeds 0]
+    python benchmarks/calibrate_cpu_tier.py --data-root ../shared/data [--tier cpu_continued] [--configs A B ...] [--seeds 0]
 
-Each named configuration overrides the cpu tier (pre-training set size, width/depth, epochs,
+Each named configuration overrides its tier (``cpu``: from-scratch; ``cpu_continued``: continued
+pre-training of the public backbone, issue 18) (pre-training set size, width/depth, epochs,
 targets per task, ...). For each, the PoisonedEncoder cell runs through the normal runner (so
 encoders and records are cached and the script resumes), and one table row reports ASR with its
 Wilson CI, the clean encoder's ASR on the *same* targets, the flip rate among targets the clean
@@ -16,10 +17,29 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
+from benchmark.metrics import format_ci
 from benchmark.run import default_cache_dir
-from benchmark.runner import Options, run_cell
+from benchmark.runner import Options, grid_hash, run_cell
 from benchmark.tiers import load_tier
 from leaderboard.aggregate import pooled_targets
+
+CONTINUED = {
+    # name: (--set overrides on the cpu_continued tier, what it probes)
+    "c5k-e10": ([], "the tier file: 5k victim images, 10 epochs, lr 1e-3, all stages train"),
+    "c5k-e10-lr1e-4": (["pretrain.lr=1e-4"], "a gentler continuation"),
+    "c5k-e10-f2": (["pretrain.frozen_stages=2"], "only the last two stages train (cheaper backward)"),
+    "c5k-e20": (["pretrain.epochs=20", "pretrain.checkpoint_epochs=[5,10,20]"], "twice the continuation"),
+    "c10k-e10": (["data.pretrain.limit=10000"], "a 10k victim set: 100 poisons per target at 1%"),
+    "c5k-e5": (["pretrain.epochs=5", "pretrain.checkpoint_epochs=[2,5]"], "half the continuation"),
+    "c10k-e20-f2": (["data.pretrain.limit=10000", "pretrain.epochs=20", "pretrain.checkpoint_epochs=[5,10,20]",
+                     "pretrain.frozen_stages=2"], "4x the poison views per target of c5k-e10, last two stages"),
+    "c10k-e40-f3": (["data.pretrain.limit=10000", "pretrain.epochs=40", "pretrain.checkpoint_epochs=[10,20,40]",
+                     "pretrain.frozen_stages=3"], "8x the poison views per target, last stage only"),
+    "diag-c5k-e10-f2-r10": (["pretrain.frozen_stages=2", "threat.poison_rate=0.1", "threat.targets_per_task=1"],
+                            "DIAGNOSTIC, not a tier candidate: 10% per target (500 poisons) — does the mechanism act at all?"),
+}
 
 CONFIGS = {
     # name: (--set overrides on the cpu tier, what it probes)
@@ -39,39 +59,64 @@ CONFIGS = {
 }
 
 
+TIER_CONFIGS = {"cpu": CONFIGS, "cpu_continued": CONTINUED}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-root", required=True)
-    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--tier", default="cpu", choices=list(TIER_CONFIGS), help="tier the configurations override")
+    p.add_argument("--configs", nargs="+", default=None, choices=[*CONFIGS, *CONTINUED],
+                   help="named configurations (default: every one of the tier)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--results-dir", type=Path, default=Path("results/calibration"))
     p.add_argument("--cache-dir", type=Path, default=default_cache_dir())
-    p.add_argument("--output", type=Path, default=Path("benchmarks/results/calibration.md"))
+    p.add_argument("--output", type=Path, default=None,
+                   help="table (default: benchmarks/results/calibration.md, or calibration_<tier>.md)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args()
+    configs = TIER_CONFIGS[args.tier]
+    names = args.configs or list(configs)
+    unknown = [n for n in names if n not in configs]
+    if unknown:
+        p.error(f"not configurations of tier {args.tier}: {', '.join(unknown)}")
+    output = args.output or Path("benchmarks/results") / ("calibration.md" if args.tier == "cpu" else f"calibration_{args.tier}.md")
 
-    rows = []
-    for name in args.configs:
-        overrides, why = CONFIGS[name]
-        cfg = load_tier("cpu", overrides)
+    for name in names:
+        cfg = load_tier(args.tier, configs[name][0])
         opts = Options(args.data_root, None, args.cache_dir, args.results_dir / name, "cpu", not args.no_progress)
-        recs = [json.loads(run_cell(cfg, "poisoned_encoder", "none", s, opts).read_text()) for s in args.seeds]
-        m = pooled_targets([t for r in recs for t in r["targets"]])
-        # Training time of the poisoned encoder as the cache recorded it (also when this run reused it).
-        walls = [e.get("train_wall_seconds") for r in recs for e in r["cost"].get("encoders", [])[1:]]
-        minutes = sum(w for w in walls if w) / 60 / max(1, sum(1 for w in walls if w))
-        tasks = " ".join(f"{k}:{v['clean_accuracy']:.3f}/{v['poisoned_accuracy']:.3f}"
-                         for k, v in sorted(recs[0]["tasks"].items()))
-        rows.append(f"| {name} | {why} | {m['targets']} | {m['asr']:.2f} [{m['asr_ci'][0]:.2f}, {m['asr_ci'][1]:.2f}] "
-                    f"| {m['clean_asr']:.2f} [{m['clean_asr_ci'][0]:.2f}, {m['clean_asr_ci'][1]:.2f}] "
-                    f"| {m['flips']}/{m['clean_correct']} | {tasks} | {m['clean_outer']:.3f} → {m['outer']:.3f} "
-                    f"| {minutes:.1f} |")
-        print(rows[-1], flush=True)
-    header = ("| config | probes | targets | ASR [95% CI] | clean ASR [95% CI] | flips | CA/PA per task "
-              "| cos(t, refs) clean → poisoned | min/encoder |\n|---|---|---|---|---|---|---|---|---|\n")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("# cpu-tier calibration (PoisonedEncoder, no defense)\n\n" + header + "\n".join(rows) + "\n")
-    print(f"wrote {args.output}")
+        for seed in args.seeds:
+            run_cell(cfg, "poisoned_encoder", "none", seed, opts)
+        print(table_row(name, configs[name][1], records_of(args.results_dir / name, cfg)), flush=True)
+    # The table holds every configuration with records, run now or earlier: calibration spans sessions.
+    rows = [table_row(n, why, recs) for n, (sets, why) in configs.items()
+            if (recs := records_of(args.results_dir / n, load_tier(args.tier, sets)))]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(f"# {args.tier} calibration (PoisonedEncoder, no defense)\n\n" + HEADER + "\n".join(rows) + "\n")
+    print(f"wrote {output}")
+
+
+HEADER = ("| config | probes | seeds × targets | ASR [95% CI] | clean ASR [95% CI] | McNemar p (gained/lost) | flips "
+          "| CA/PA per task | cos(t, refs) clean → poisoned | min/encoder |\n|---|---|---|---|---|---|---|---|---|---|\n")
+
+
+def records_of(directory: Path, cfg: dict) -> list:
+    """The configuration's undefended PoisonedEncoder records (of its current grid), by seed."""
+    paths = sorted((directory / cfg["tier"]["name"] / grid_hash(cfg) / "poisoned_encoder" / "none").glob("seed*.json"))
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def table_row(name: str, why: str, recs: list) -> str:
+    """One calibration row: the seeds' targets pooled; CA/PA averaged over seeds."""
+    m = pooled_targets([t for r in recs for t in r["targets"]])
+    # Training time of the poisoned encoder as the cache recorded it (also when this run reused it).
+    walls = [e.get("train_wall_seconds") for r in recs for e in r["cost"].get("encoders", [])[1:]]
+    minutes = sum(w for w in walls if w) / 60 / max(1, sum(1 for w in walls if w))
+    tasks = " ".join(f"{k} {np.mean([r['tasks'][k]['clean_accuracy'] for r in recs]):.3f}/"
+                     f"{np.mean([r['tasks'][k]['poisoned_accuracy'] for r in recs]):.3f}" for k in sorted(recs[0]["tasks"]))
+    return (f"| {name} | {why} | {len(recs)} × {m['targets'] // len(recs)} | {format_ci(m['asr'], m['asr_ci'])} "
+            f"| {format_ci(m['clean_asr'], m['clean_asr_ci'])} | {m['mcnemar_p']:.3g} ({m['discordant'][0]}/{m['discordant'][1]}) "
+            f"| {m['flips']}/{m['clean_correct']} | {tasks} | {m['clean_outer']:.3f} → {m['outer']:.3f} | {minutes:.1f} |")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ def pooled_targets(targets: List[Dict[str, Any]]) -> Dict[str, Any]:
             "clean_asr": m["clean_asr"], "clean_asr_ci": tuple(m["clean_asr_ci95"]),
             "flips": m["flips_among_clean_correct"], "clean_correct": m["clean_correct_targets"],
             "outer": m["outer_objective"], "clean_outer": m["clean_outer_objective"],
-            "outer_shift": shift, "outer_shift_ci": shift_ci}
+            "outer_shift": shift, "outer_shift_ci": shift_ci, "mcnemar_p": m["mcnemar_p"],
+            "discordant": tuple(m["discordant"])}
 
 
 def _mean_of(records: List[Dict[str, Any]], get) -> float:

@@ -63,3 +63,20 @@ def test_paired_shift_ci95_matches_hand_values():
     assert metrics.paired_shift_ci95([0.3], [0.1])[1] == (-math.inf, math.inf)
     with pytest.raises(ValueError):
         metrics.paired_shift_ci95([], [])
+
+
+@pytest.mark.parametrize("gained, lost, p", [
+    (0, 0, 1.0),            # no discordant target: no evidence either way
+    (5, 0, 2 / 32),         # 2 · ½⁵
+    (6, 0, 2 / 64),
+    (0, 6, 2 / 64),         # symmetric
+    (3, 1, 2 * 5 / 16),     # 2 · (C(4,0) + C(4,1)) / 2⁴
+    (2, 2, 1.0),            # 2 · 11/16 capped at 1
+])
+def test_mcnemar_exact_p_by_hand(gained, lost, p):
+    assert metrics.mcnemar_exact_p(gained, lost) == pytest.approx(p)
+
+
+def test_mcnemar_refuses_negative_counts():
+    with pytest.raises(ValueError):
+        metrics.mcnemar_exact_p(-1, 2)

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 
 from benchmark.errors import BenchmarkError
+from benchmark.runner import Options, cell_threat, load_data
 from benchmark.threat import draw_threat, evaluation_mask
+from benchmark.tiers import load_tier
 
 
 def _labels():
@@ -65,3 +67,16 @@ def test_bad_threat_parameters_are_user_errors(kwargs):
     args = dict(targets_per_task=2, n_references=10, poison_rate=0.01) | kwargs
     with pytest.raises(BenchmarkError):
         draw_threat(_labels(), rng=np.random.default_rng(0), **args)
+
+
+def test_only_target_poisons_one_target_of_the_same_draw():
+    cfg = load_tier("smoke")
+    data = load_data(cfg, Options())
+    shared = cell_threat(cfg, data, 3)
+    cfg_with = load_tier("smoke")
+    cfg_with["threat"]["only_target"] = 1
+    one = cell_threat(cfg_with, data, 3)
+    assert one.targets == shared.targets[1:2] and one.poison_rate == shared.poison_rate
+    cfg_with["threat"]["only_target"] = len(shared.targets)
+    with pytest.raises(BenchmarkError, match="only_target"):
+        cell_threat(cfg_with, data, 3)

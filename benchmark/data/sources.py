@@ -15,6 +15,27 @@ from .torchvision_sources import DOWNLOADABLE, load_torchvision
 from .types import ImageDataset
 
 
+def stratified_indices(labels: np.ndarray, limit: Optional[int], seed: int = 0) -> np.ndarray:
+    """Sorted row indices of a deterministic subset of at most ``limit`` rows, balanced over
+    labels when labeled (every row when ``limit`` is None or not smaller than the set)."""
+    n = len(labels)
+    if limit is None or limit >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    if (labels < 0).all():
+        return np.sort(rng.permutation(n)[:limit])
+    classes = np.unique(labels)
+    per_class = limit // len(classes)
+    chosen = []
+    for c in classes:
+        members = np.flatnonzero(labels == c)
+        chosen.append(rng.permutation(members)[:per_class])
+    idx = np.concatenate(chosen)
+    remaining = np.setdiff1d(np.arange(n), idx)
+    idx = np.concatenate([idx, rng.permutation(remaining)[: limit - len(idx)]])
+    return np.sort(idx)
+
+
 def stratified_subset(ds: ImageDataset, limit: Optional[int], seed: int = 0) -> ImageDataset:
     """A deterministic subset of at most ``limit`` images, balanced over labels when labeled.
 
@@ -23,20 +44,7 @@ def stratified_subset(ds: ImageDataset, limit: Optional[int], seed: int = 0) -> 
     """
     if limit is None or limit >= len(ds):
         return ds
-    rng = np.random.default_rng(seed)
-    if (ds.labels < 0).all():
-        idx = np.sort(rng.permutation(len(ds))[:limit])
-        return ds.subset(idx)
-    classes = np.unique(ds.labels)
-    per_class = limit // len(classes)
-    chosen = []
-    for c in classes:
-        members = np.flatnonzero(ds.labels == c)
-        chosen.append(rng.permutation(members)[:per_class])
-    idx = np.concatenate(chosen)
-    remaining = np.setdiff1d(np.arange(len(ds)), idx)
-    idx = np.concatenate([idx, rng.permutation(remaining)[: limit - len(idx)]])
-    return ds.subset(np.sort(idx))
+    return ds.subset(stratified_indices(ds.labels, limit, seed))
 
 
 @lru_cache(maxsize=16)

@@ -51,6 +51,7 @@ class CifarResNet(nn.Module):
                 cin = cout
         self.layers = nn.Sequential(*layers)
         self.feature_dim = cin
+        self.stage_blocks = tuple(blocks)  # lets continued pre-training freeze whole stages
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(nn.functional.adaptive_avg_pool2d(self.layers(self.stem(x)), 1), 1)

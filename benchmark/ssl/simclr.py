@@ -23,6 +23,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .augment import AugmentConfig, augment
+from safetensors import safe_open
+
 from .checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .encoders import ENCODERS
 from .losses import nt_xent
@@ -71,11 +73,20 @@ class PretrainConfig:
     temperature: float = 0.5
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     checkpoint_epochs: Sequence[int] = ()
+    # A published backbone (benchmark/backbones/NAME) to continue from: the continued-pre-training
+    # threat model. "" = from scratch. Resolved (and its sha256 keyed) by the encoder cache.
+    init: str = ""
+    # Stages (stem + the first N of ``blocks``) kept fixed while continuing from ``init``: the
+    # cheaper "train only the last stage(s)" variant of continued pre-training. 0 = train all.
+    frozen_stages: int = 0
 
     def to_dict(self) -> Dict[str, Any]:
         d = asdict(self)
         d["blocks"] = list(self.blocks)
         d["checkpoint_epochs"] = sorted(set(int(e) for e in self.checkpoint_epochs))
+        for key in ("init", "frozen_stages"):  # unset: keep the keys of encoders cached before they existed
+            if not d[key]:
+                del d[key]
         return d
 
     @classmethod
@@ -133,6 +144,32 @@ def train_step(model: SimCLRModel, opt: torch.optim.Optimizer, views: torch.Tens
     return loss.item()
 
 
+def frozen_modules(model: SimCLRModel, n_stages: int) -> List[nn.Module]:
+    """The stem and the blocks of the first ``n_stages`` stages of a :class:`CifarResNet` trunk."""
+    if n_stages <= 0:
+        return []
+    trunk = model.encoder.backbone
+    blocks = getattr(trunk, "stage_blocks", None)
+    if blocks is None or n_stages > len(blocks):
+        raise ValueError(f"cannot freeze {n_stages} stages of {type(trunk).__name__}")
+    return [trunk.stem, *list(trunk.layers)[:sum(blocks[:n_stages])]]
+
+
+def make_optimizer(model: SimCLRModel, cfg: PretrainConfig) -> torch.optim.Optimizer:
+    """Adam over the trainable parameters (frozen stages excluded: no gradient is computed for them)."""
+    for module in frozen_modules(model, cfg.frozen_stages):
+        module.requires_grad_(False)
+    return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def load_init(path: Path, model: SimCLRModel, device) -> None:
+    """Start ``model`` from a finished SimCLR run (encoder and head: fine-tuning, §6.3) or from a
+    bare encoder (a published backbone: the projection head keeps its fresh initialisation)."""
+    with safe_open(str(path), framework="pt") as fh:
+        whole = any(k.startswith("model.encoder.") for k in fh.keys())
+    load_checkpoint(path, model if whole else model.encoder, device=device)
+
+
 def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "cpu",
              workdir: Optional[Path] = None, progress: bool = True, desc: str = "pre-train",
              init: Optional[Path] = None) -> PretrainResult:
@@ -163,8 +200,8 @@ def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "
                               meta.get("losses", []), True, epoch_paths())
 
     if init is not None:
-        load_checkpoint(Path(init), model, device=dev)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        load_init(Path(init), model, dev)
+    opt = make_optimizer(model, cfg)
     start, losses = 0, []
     if workdir is not None and (workdir / "last.safetensors").exists():
         try:
@@ -176,8 +213,8 @@ def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "
             torch.manual_seed(seed)
             model = SimCLRModel(build_encoder(cfg)).to(dev, memory_format=torch.channels_last)
             if init is not None:
-                load_checkpoint(Path(init), model, device=dev)
-            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+                load_init(Path(init), model, dev)
+            opt = make_optimizer(model, cfg)
 
     data = torch.from_numpy(np.ascontiguousarray(images)).to(dev).permute(0, 3, 1, 2)  # uint8 NCHW view
     t0, c0 = time.perf_counter(), time.process_time()
@@ -185,6 +222,8 @@ def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "
                initial=start, total=cfg.epochs, unit="ep")
     for epoch in bar:
         model.train()
+        for module in frozen_modules(model, cfg.frozen_stages):
+            module.eval()  # frozen means frozen: BatchNorm keeps the backbone's running statistics
         g = _epoch_generator(seed, epoch, dev)
         perm = torch.randperm(n, generator=g, device=dev)
         total = 0.0
@@ -215,10 +254,12 @@ def load_encoder_checkpoint(path: Path, cfg: PretrainConfig, device: str = "cpu"
     return enc.eval()
 
 
-def load_simclr_model(path: Path, cfg: PretrainConfig, device: str = "cpu") -> SimCLRModel:
-    """Encoder and projection head of a finished run (``final.safetensors``), e.g. as a surrogate."""
+def load_simclr_model(path: Path, cfg: PretrainConfig, device: str = "cpu", seed: int = 0) -> SimCLRModel:
+    """Encoder and projection head of a finished run (``final.safetensors``), e.g. as a surrogate;
+    from a bare encoder (a published backbone) the head is freshly initialised from ``seed``."""
+    torch.manual_seed(seed)
     model = SimCLRModel(build_encoder(cfg)).to(device)
-    load_checkpoint(Path(path), model, device=device)
+    load_init(Path(path), model, device)
     return model
 
 

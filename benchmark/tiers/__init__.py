@@ -37,8 +37,14 @@ def validate(cfg: Dict[str, Any]) -> Dict[str, Any]:
         _require(isinstance(p.get(key), (int, float)) and p[key] > 0, f"pretrain.{key} must be > 0, got {p.get(key)!r}")
     _require(isinstance(p.get("blocks"), list) and all(isinstance(b, int) and b >= 1 for b in p["blocks"]),
              f"pretrain.blocks must be a list of integers >= 1, got {p.get('blocks')!r}")
+    _require(isinstance(p.get("init", ""), str), f"pretrain.init must be a backbone name, got {p.get('init')!r}")
+    _require(isinstance(p.get("frozen_stages", 0), int) and 0 <= p.get("frozen_stages", 0) <= len(p["blocks"]),
+             f"pretrain.frozen_stages must be an integer in [0, {len(p['blocks'])}], got {p.get('frozen_stages')!r}")
+    _require(not p.get("frozen_stages", 0) or p.get("init"), "pretrain.frozen_stages needs pretrain.init (a backbone)")
     for key in ("targets_per_task", "n_references"):
         _require(isinstance(t.get(key), int) and t[key] >= 1, f"threat.{key} must be an integer >= 1, got {t.get(key)!r}")
+    _require(isinstance(t.get("only_target", -1), int) and not isinstance(t.get("only_target", -1), bool)
+             and t.get("only_target", -1) >= -1, f"threat.only_target must be an integer >= -1, got {t.get('only_target')!r}")
     _require(isinstance(t.get("poison_rate"), (int, float)) and 0 < t["poison_rate"] <= 1,
              f"threat.poison_rate must be in (0, 1], got {t.get('poison_rate')!r}")
     for key in ("epochs", "batch_size"):
