@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from benchmark.registry import Registry
+from benchmark.registry import Registry, init_params
 
 ATTACKS = Registry("attack")
 
@@ -52,8 +52,9 @@ class Attack:
     cache_poisons = False
 
     def params(self) -> Dict[str, Any]:
-        """JSON-serialisable parameters, recorded with every result."""
-        return {}
+        """JSON-serialisable parameters, recorded with every result: those of ``__init__``, read
+        back from the attributes of the same name (an entry stores each under its own name)."""
+        return init_params(self)
 
     def craft(self, targets: List[AttackTarget], rng: np.random.Generator,
               context: Optional[AttackContext] = None) -> PoisonSet:

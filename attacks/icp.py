@@ -14,7 +14,7 @@ references the budget is spread over (one path per reference, 1 = Carlini's sing
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import List
 
 import numpy as np
 
@@ -51,7 +51,6 @@ def split_budget(n: int, parts: int) -> List[int]:
 
 @register_attack("icp")
 class InterpolationPoisoning(Attack):
-    name = "icp"
 
     def __init__(self, schedule: str = "target_dense", paths: int = 1):
         if schedule not in SCHEDULES:
@@ -60,8 +59,6 @@ class InterpolationPoisoning(Attack):
             raise BenchmarkError(f"icp paths must be >= 1, got {paths}")
         self.schedule, self.paths = schedule, int(paths)
 
-    def params(self) -> Dict[str, Any]:
-        return {"schedule": self.schedule, "paths": self.paths}
 
     def craft(self, targets: List[AttackTarget], rng: np.random.Generator, context=None) -> PoisonSet:
         images, ids = [], []

@@ -11,7 +11,6 @@ from .base import Attack, AttackTarget, PoisonSet, register_attack
 
 @register_attack("none")
 class NoAttack(Attack):
-    name = "none"
 
     def craft(self, targets: List[AttackTarget], rng: np.random.Generator, context=None) -> PoisonSet:
         size = targets[0].image.shape if targets else (32, 32, 3)

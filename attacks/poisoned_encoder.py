@@ -11,7 +11,7 @@ evasion knob against duplicate/K-means detection (§6.1, Fig. 8–9).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence
+from typing import List, Sequence
 
 import numpy as np
 from PIL import Image
@@ -51,10 +51,9 @@ def combine(target: np.ndarray, reference: np.ndarray, layout: str, size: int = 
 
 @register_attack("poisoned_encoder")
 class PoisonedEncoder(Attack):
-    name = "poisoned_encoder"
 
     def __init__(self, layouts: Sequence[str] = LAYOUTS, crop_scale: float = 1.0):
-        bad = [l for l in layouts if l not in LAYOUTS]
+        bad = [name for name in layouts if name not in LAYOUTS]
         if bad or not layouts:
             raise BenchmarkError(f"poisoned_encoder layouts must be a non-empty subset of {list(LAYOUTS)}, got {list(layouts)}")
         if not 0 < crop_scale <= 1:
@@ -62,8 +61,6 @@ class PoisonedEncoder(Attack):
         self.layouts = tuple(layouts)
         self.crop_scale = float(crop_scale)
 
-    def params(self) -> Dict[str, Any]:
-        return {"layouts": list(self.layouts), "crop_scale": self.crop_scale}
 
     def craft(self, targets: List[AttackTarget], rng: np.random.Generator, context=None) -> PoisonSet:
         """Algorithm 1, per target: its budget of (target, random reference, random layout) pairs.

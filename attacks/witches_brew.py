@@ -14,7 +14,7 @@ target; tiers scale steps and restarts down (paper: 250 steps, 8 restarts).
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, List, Tuple
+from typing import List, Tuple
 
 import numpy as np
 import torch
@@ -92,17 +92,14 @@ def brew(model, base: torch.Tensor, target: torch.Tensor, refs: torch.Tensor, ep
 
 @register_attack("witches_brew")
 class WitchesBrew(Attack):
-    name = "witches_brew"
     needs_surrogate = True
     cache_poisons = True  # brewing takes minutes; every defense of the same seed reuses the brew
 
     def __init__(self, eps: float = 16 / 255, steps: int = 250, restarts: int = 8, lr: float = 0.1):
         if not 0 < float(eps) <= 1 or int(steps) < 1 or int(restarts) < 1 or float(lr) <= 0:
-            raise BenchmarkError(f"witches_brew needs 0 < eps <= 1, steps >= 1, restarts >= 1, lr > 0")
+            raise BenchmarkError("witches_brew needs 0 < eps <= 1, steps >= 1, restarts >= 1, lr > 0")
         self.eps, self.steps, self.restarts, self.lr = float(eps), int(steps), int(restarts), float(lr)
 
-    def params(self) -> Dict[str, Any]:
-        return {"eps": self.eps, "steps": self.steps, "restarts": self.restarts, "lr": self.lr}
 
     def craft(self, targets: List[AttackTarget], rng: np.random.Generator, context=None) -> PoisonSet:
         if context is None or getattr(context, "surrogate", None) is None:

@@ -69,6 +69,26 @@ def certified_poisoning_size(p_a_lower: float, p_b_upper: float, n: int, k: int)
     return lo
 
 
+def subsample_size_to_certify(p_a_lower: float, p_b_upper: float, n: int, r: int) -> int:
+    """Largest subsample size k whose bound certifies ``r`` poisons for these vote bounds (0 when
+    even k = 1 cannot): smaller subsamples certify more, since fewer base models see a poison.
+    Used to say what bagging would need to certify a run's poisons per target."""
+    if n < 1 or r < 0:
+        raise ValueError("need n >= 1 and r >= 0")
+    if not is_certified(p_a_lower, p_b_upper, n, 1, r):
+        return 0
+    lo, hi = 1, 2
+    while hi <= 100 * n and is_certified(p_a_lower, p_b_upper, n, hi, r):
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:  # is_certified holds at lo, fails at hi; it is monotone in k
+        mid = (lo + hi) // 2
+        if is_certified(p_a_lower, p_b_upper, n, mid, r):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def clopper_pearson_bounds(votes: Sequence[int], alpha: float = 0.001) -> Tuple[int, float, float]:
     """Top label A, lower bound p̲_A and upper bound p̄_B from per-class vote counts.
 

@@ -1,12 +1,16 @@
 """A small timm-style registry: one instance per kind of component.
 
-``register`` is used as a decorator; ``create(name, **params)`` builds an entry with its
-defaults overridden by ``params``; ``names()`` lists what is registered. Tests are
-parametrized over ``names()`` so a new entry is checked against the whole contract.
+``register`` is used as a decorator and owns the name: it sets a registered class's ``name``
+(a class that declares another is refused), so a name is written once. ``create(name, **params)``
+builds an entry with its defaults overridden by ``params``; ``names()`` lists what is registered.
+Tests are parametrized over ``names()`` so a new entry is checked against the whole contract.
+:func:`init_params` reads an entry's parameters back from its ``__init__`` (scikit-learn's
+``get_params``), so no entry restates them by hand.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Dict, List
 
 from .errors import BenchmarkError
@@ -19,8 +23,14 @@ class Registry:
 
     def register(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
+            declared = vars(factory).get("name") if isinstance(factory, type) else None
+            if declared is not None and declared != name:
+                raise BenchmarkError(f"{self.kind} registered as '{name}' declares name = '{declared}': "
+                                     "the decorator owns the name, drop the attribute")
             if name in self._entries and self._entries[name] is not factory:
                 raise BenchmarkError(f"{self.kind} '{name}' is registered twice")
+            if isinstance(factory, type):
+                factory.name = name
             self._entries[name] = factory
             return factory
 
@@ -44,3 +54,16 @@ class Registry:
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries
+
+
+def init_params(obj: Any) -> Dict[str, Any]:
+    """The parameters of ``type(obj).__init__``, each read back from the attribute of the same name
+    (tuples as lists, as JSON has them). An ``__init__`` that does not keep a parameter under its
+    own name raises AttributeError — a conformance failure, not a silently missing record field."""
+    out: Dict[str, Any] = {}
+    for p in list(inspect.signature(type(obj).__init__).parameters.values())[1:]:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        value = getattr(obj, p.name)
+        out[p.name] = list(value) if isinstance(value, tuple) else value
+    return out

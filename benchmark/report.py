@@ -28,6 +28,7 @@ def _target_outcome(t, clean: TaskPredictions, defended: TaskPredictions, certif
         votes = defended.votes[t.index]
         _, p_a, p_b = certification.clopper_pearson_bounds(votes, certify.get("alpha", 0.001))
         out["votes"] = votes.tolist()
+        out["vote_bounds"] = [p_a, p_b]  # Clopper–Pearson p̲_A, p̄_B behind the certificate
         out["certified_poisoning_size"] = certification.certified_poisoning_size(p_a, p_b, certify["n"], certify["k"])
     return out
 
@@ -118,9 +119,10 @@ def build_record(cfg, resolved, grid_hash: str, attack: str, defense: str, seed:
             "poison_rate_per_target": cfg["threat"]["poison_rate"],
             "poisons_per_target": threat.poisons_per_target(n_clean) if len(poisons) else 0,
             "total_poisons": len(poisons),
-            "shared_pretraining_run": True,
-            "note": "all targets of all tasks share one poisoned pre-training run, each with its own "
-                    "poisons at the per-target rate",
+            "shared_pretraining_run": cfg["threat"].get("only_target", -1) < 0,
+            "note": ("all targets of all tasks share one poisoned pre-training run, each with its own "
+                     "poisons at the per-target rate") if cfg["threat"].get("only_target", -1) < 0 else
+                    f"one target per poisoned run: target {cfg['threat']['only_target']} of the seed's draw",
             "spec": threat.to_dict()},
         "attack_meta": _attack_meta(poisons),
         "defense_info": defense_info or {},
@@ -147,6 +149,12 @@ def build_record(cfg, resolved, grid_hash: str, attack: str, defense: str, seed:
             [t["certified_poisoning_size"] for t in certified],
             [t["poisoned_prediction"] == t["true_class"] for t in certified], max(len(poisons), 1))
         record["metrics"]["median_certified_poisoning_size"] = float(np.median([t["certified_poisoning_size"] for t in certified]))
+        # What bagging would need: per target, the largest subsample size whose bound certifies this
+        # run's poisons per target under the votes observed (0: no subsample size would).
+        per_target = threat.poisons_per_target(n_clean) if len(poisons) else 0
+        for t in certified:
+            t["subsample_size_to_certify"] = certification.subsample_size_to_certify(*t["vote_bounds"], n_clean + len(poisons),
+                                                                                     per_target)
     if results.get("curves"):
         record["curves"] = results["curves"]
     return record

@@ -37,6 +37,10 @@ CONTINUED = {
                      "pretrain.frozen_stages=2"], "4x the poison views per target of c5k-e10, last two stages"),
     "c10k-e40-f3": (["data.pretrain.limit=10000", "pretrain.epochs=40", "pretrain.checkpoint_epochs=[10,20,40]",
                      "pretrain.frozen_stages=3"], "8x the poison views per target, last stage only"),
+    "c10k-e10-t7": (["data.pretrain.limit=10000", "threat.targets_per_task=7"],
+                    "c10k-e10 with 21 targets per run (63 over 3 seeds: the bar's power)"),
+    "c10k-e20": (["data.pretrain.limit=10000", "pretrain.epochs=20", "pretrain.checkpoint_epochs=[5,10,20]"],
+                 "c10k-e10 continued twice as long, all stages"),
     "diag-c5k-e10-f2-r10": (["pretrain.frozen_stages=2", "threat.poison_rate=0.1", "threat.targets_per_task=1"],
                             "DIAGNOSTIC, not a tier candidate: 10% per target (500 poisons) — does the mechanism act at all?"),
 }
@@ -92,10 +96,14 @@ def main() -> None:
     rows = [table_row(n, why, recs) for n, (sets, why) in configs.items()
             if (recs := records_of(args.results_dir / n, load_tier(args.tier, sets)))]
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(f"# {args.tier} calibration (PoisonedEncoder, no defense)\n\n" + HEADER + "\n".join(rows) + "\n")
+    # Prose written by hand below the NOTES marker (readings, commands) survives a regenerated table.
+    notes = output.read_text().split(NOTES, 1)[1] if output.exists() and NOTES in output.read_text() else "\n"
+    output.write_text(f"# {args.tier} calibration (PoisonedEncoder, no defense)\n\n" + HEADER + "\n".join(rows)
+                      + "\n\n" + NOTES + notes)
     print(f"wrote {output}")
 
 
+NOTES = "<!-- notes: kept when the table is regenerated -->"
 HEADER = ("| config | probes | seeds × targets | ASR [95% CI] | clean ASR [95% CI] | McNemar p (gained/lost) | flips "
           "| CA/PA per task | cos(t, refs) clean → poisoned | min/encoder |\n|---|---|---|---|---|---|---|---|---|---|\n")
 

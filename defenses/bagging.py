@@ -31,7 +31,6 @@ def bootstrap_subsamples(n: int, k: int, m: int, rng: np.random.Generator) -> np
 
 @register_defense("bagging")
 class Bagging(Defense):
-    name = "bagging"
     stage = "in"
 
     def __init__(self, n_models: int = 100, subsample_size: int = 500, epochs: Optional[int] = None,
@@ -45,9 +44,6 @@ class Bagging(Defense):
         self.batch_size = None if batch_size is None else int(batch_size)
         self.alpha = float(alpha)
 
-    def params(self) -> Dict[str, Any]:
-        return {"n_models": self.n_models, "subsample_size": self.subsample_size, "epochs": self.epochs,
-                "batch_size": self.batch_size, "alpha": self.alpha}
 
     def base_config(self, pretrain: Dict[str, Any]) -> Dict[str, Any]:
         cfg = copy.deepcopy(pretrain)

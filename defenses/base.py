@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from benchmark.registry import Registry
+from benchmark.registry import Registry, init_params
 
 DEFENSES = Registry("defense")
 STAGES = ("none", "pre", "in", "post", "downstream")
@@ -51,8 +51,9 @@ class Defense:
     authors = "CL-PoisonBench maintainers"     # plugins: who to credit on the leaderboard
 
     def params(self) -> Dict[str, Any]:
-        """JSON-serialisable parameters, recorded with every result."""
-        return {}
+        """JSON-serialisable parameters, recorded with every result: those of ``__init__``, read
+        back from the attributes of the same name (an entry stores each under its own name)."""
+        return init_params(self)
 
     # --- pre: the unlabeled pre-training set (poisons mixed in, unflagged) ---
     def sanitize(self, images: np.ndarray, rng: np.random.Generator, trainer=None) -> Optional[np.ndarray]:

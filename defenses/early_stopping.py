@@ -20,7 +20,6 @@ from .base import Defense, Operating, register_defense
 
 @register_defense("early_stopping")
 class EarlyStopping(Defense):
-    name = "early_stopping"
     stage = "in"
 
     def __init__(self, pretrain_epoch: Optional[int] = None, probe_epochs: Optional[int] = None,
@@ -33,9 +32,6 @@ class EarlyStopping(Defense):
         self.probe_epochs = None if probe_epochs is None else int(probe_epochs)
         self.probe_epoch_grid = tuple(sorted(set(int(e) for e in probe_epoch_grid)))
 
-    def params(self) -> Dict[str, Any]:
-        return {"pretrain_epoch": self.pretrain_epoch, "probe_epochs": self.probe_epochs,
-                "probe_epoch_grid": list(self.probe_epoch_grid)}
 
     def _epoch(self, trained) -> int:
         saved = sorted(set(trained.epoch_checkpoints) | {trained.cfg.epochs})

@@ -20,7 +20,6 @@ from .base import Defense, register_defense
 
 @register_defense("finetune")
 class CleanFineTuning(Defense):
-    name = "finetune"
     stage = "post"
 
     def __init__(self, clean_fraction: float = 0.5, epochs: int = 300, lr: float = 1e-4,
@@ -32,9 +31,6 @@ class CleanFineTuning(Defense):
         self.clean_fraction, self.epochs, self.lr = float(clean_fraction), int(epochs), float(lr)
         self.batch_size = None if batch_size is None else int(batch_size)
 
-    def params(self) -> Dict[str, Any]:
-        return {"clean_fraction": self.clean_fraction, "epochs": self.epochs, "lr": self.lr,
-                "batch_size": self.batch_size}
 
     def clean_subset_size(self, n_pretrain: int) -> int:
         return max(1, int(round(self.clean_fraction * n_pretrain)))

@@ -60,7 +60,6 @@ def kmeans_assign(vectors: np.ndarray, k: int, niter: int, seed: int) -> np.ndar
 
 @register_defense("kmeans")
 class KMeansDetection(Defense):
-    name = "kmeans"
     stage = "pre"
 
     def __init__(self, k: int = 100, n_flagged: int = 4, niter: int = 20, remove_duplicates: bool = True):
@@ -71,9 +70,6 @@ class KMeansDetection(Defense):
         self.remove_duplicates = bool(remove_duplicates)
         self._stats: Dict[str, Any] = {}
 
-    def params(self) -> Dict[str, Any]:
-        return {"k": self.k, "n_flagged": self.n_flagged, "niter": self.niter,
-                "remove_duplicates": self.remove_duplicates}
 
     def sanitize(self, images: np.ndarray, rng: np.random.Generator, trainer=None) -> Optional[np.ndarray]:
         keep = duplicate_mask(images) if self.remove_duplicates else np.ones(len(images), bool)

@@ -16,7 +16,6 @@ from .base import Defense, register_defense
 
 @register_defense("no_crop")
 class NoRandomCrop(Defense):
-    name = "no_crop"
     stage = "in"
 
     def adjust_pretrain(self, pretrain: Dict[str, Any]) -> Dict[str, Any]:

@@ -5,5 +5,4 @@ from .base import Defense, register_defense
 
 @register_defense("none")
 class NoDefense(Defense):
-    name = "none"
     stage = "none"

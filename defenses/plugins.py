@@ -104,6 +104,10 @@ def load_entry_points() -> List[str]:
         if ep.name not in DEFENSES:
             if not (isinstance(obj, type) and issubclass(obj, Defense)):
                 raise BenchmarkError(f"plugin '{ep.name}' (entry point {ep.value}) is not a Defense subclass")
+            if vars(obj).get("name", ep.name) != ep.name:
+                # A class registered under another name too (an alias): a subclass carries this name,
+                # since the registry owns a class's one name.
+                obj = type(obj.__name__, (obj,), {"__module__": obj.__module__})
             DEFENSES.register(ep.name)(obj)
         elif DEFENSES.get(ep.name) is not obj and getattr(obj, "name", None) != ep.name:
             raise BenchmarkError(f"plugin '{ep.name}' (entry point {ep.value}): name clash with a registered defense")

@@ -7,7 +7,7 @@ CIFAR-10 pre-training with ResNet18 for 300 epochs: Table 1 for the attacks, §6
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from benchmark.certification import min_unanimous_votes
 from benchmark.metrics import format_ci

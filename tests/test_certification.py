@@ -1,8 +1,8 @@
-import math
 
 import pytest
 from scipy.stats import beta
 
+from benchmark import certification
 from benchmark.certification import (certified_poisoning_size, clopper_pearson_bounds, is_certified,
                                      min_unanimous_votes)
 
@@ -63,3 +63,17 @@ def test_min_unanimous_votes_by_hand(classes, expected):
     assert certified_poisoning_size(lo, hi, n=5000, k=500) >= 0
     _, lo, hi = clopper_pearson_bounds(votes(expected - 1))
     assert certified_poisoning_size(lo, hi, n=5000, k=500) == -1
+
+
+def test_subsample_size_to_certify_by_hand():
+    # 1 − p̲_A + p̄_B = 0.1; at n' = n the bound needs (1 − r/n)^k > 0.55, i.e.
+    # k < ln 0.55 / ln 0.99 = 59.48 for r = 50 of n = 5000.
+    assert certification.subsample_size_to_certify(0.95, 0.05, 5000, 50) == 59
+    assert certification.certified_poisoning_size(0.95, 0.05, 5000, 59) >= 50
+    assert certification.certified_poisoning_size(0.95, 0.05, 5000, 60) < 50
+    # and k = 500 certifies r < 5000·(1 − 0.55^(1/500)) = 5.97
+    assert certification.certified_poisoning_size(0.95, 0.05, 5000, 500) == 5
+
+
+def test_no_subsample_certifies_an_abstaining_vote():
+    assert certification.subsample_size_to_certify(0.4, 0.6, 5000, 1) == 0

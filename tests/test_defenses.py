@@ -136,6 +136,7 @@ def test_defense_runs_at_smoke_tier(defended_smoke, name):
     if name == "bagging":
         assert rec["defense_info"]["encoders"] == 3
         assert all(sum(t["votes"]) == 3 and "certified_poisoning_size" in t for t in rec["targets"])
+        assert all(t["subsample_size_to_certify"] >= 0 and len(t["vote_bounds"]) == 2 for t in rec["targets"])
         assert 0 <= rec["metrics"]["certified_fraction"] <= 1
     if name == "early_stopping":
         axes = {c["label"]["axis"] for c in rec["curves"]}

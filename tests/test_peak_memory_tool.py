@@ -1,7 +1,6 @@
 """The memory-budget tool's parsing and table upkeep (benchmarks/peak_memory.py)."""
 
 import importlib.util
-import shutil
 import sys
 from pathlib import Path
 

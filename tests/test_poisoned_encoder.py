@@ -6,8 +6,10 @@ from attacks.base import AttackTarget
 from attacks.poisoned_encoder import LAYOUTS, combine, random_square_crop
 from benchmark.errors import BenchmarkError
 
-RED = np.zeros((32, 32, 3), np.uint8); RED[..., 0] = 255
-BLUE = np.zeros((32, 32, 3), np.uint8); BLUE[..., 2] = 255
+RED = np.zeros((32, 32, 3), np.uint8)
+RED[..., 0] = 255
+BLUE = np.zeros((32, 32, 3), np.uint8)
+BLUE[..., 2] = 255
 
 
 def _colour_at(img, rows, cols):

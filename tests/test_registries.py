@@ -61,3 +61,47 @@ def test_unknown_names_and_parameters_are_user_errors(registry, create):
         create("no_such_entry")
     with pytest.raises(BenchmarkError, match="bad parameters"):
         create(registry.names()[0], no_such_parameter=1)
+
+
+@pytest.mark.parametrize("registry,create", [(attacks.ATTACKS, attacks.create_attack),
+                                             (defenses.DEFENSES, defenses.create_defense)])
+def test_every_entry_is_named_by_its_registration_and_records_its_init_parameters(registry, create):
+    import inspect
+    for name in registry.names():
+        entry = create(name)
+        assert entry.name == name
+        expected = [p for p in list(inspect.signature(type(entry).__init__).parameters)[1:]
+                    if p not in ("args", "kwargs")]
+        assert sorted(entry.params()) == sorted(expected)
+
+
+def test_the_decorator_owns_the_name():
+    from benchmark.registry import Registry
+    reg = Registry("thing")
+
+    @reg.register("plain")
+    class Plain:
+        def __init__(self, size: int = 3, shape=(1, 2)):
+            self.size, self.shape = size, shape
+
+    assert Plain.name == "plain"
+    with pytest.raises(BenchmarkError, match="owns the name"):
+        @reg.register("other")
+        class Disagrees:
+            name = "something_else"
+
+
+def test_init_params_reads_init_back_and_fails_loudly_on_an_unkept_parameter():
+    from benchmark.registry import init_params
+
+    class Kept:
+        def __init__(self, size: int = 3, shape=(1, 2), *args, **kwargs):
+            self.size, self.shape = size, shape
+
+    class Unkept:
+        def __init__(self, size: int = 3):
+            self._size = size
+
+    assert init_params(Kept(5)) == {"size": 5, "shape": [1, 2]}
+    with pytest.raises(AttributeError):
+        init_params(Unkept())

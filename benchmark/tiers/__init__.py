@@ -49,7 +49,7 @@ def validate(cfg: Dict[str, Any]) -> Dict[str, Any]:
              f"threat.poison_rate must be in (0, 1], got {t.get('poison_rate')!r}")
     for key in ("epochs", "batch_size"):
         _require(isinstance(pr.get(key), int) and pr[key] >= 1, f"probe.{key} must be an integer >= 1, got {pr.get(key)!r}")
-    _require(pr.get("feature_norm", "none") in ("none", "l2"), f"probe.feature_norm must be none or l2")
+    _require(pr.get("feature_norm", "none") in ("none", "l2"), "probe.feature_norm must be none or l2")
     _require(isinstance(cfg["data"].get("tasks"), list) and cfg["data"]["tasks"], "data.tasks must be a non-empty list")
     for limit_owner in [cfg["data"]["pretrain"], *cfg["data"]["tasks"]]:
         for key in ("limit", "train_limit", "test_limit"):

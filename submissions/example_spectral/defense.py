@@ -14,7 +14,7 @@ share such a direction; whether a warm-up encoder already sees it is what the le
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -42,7 +42,6 @@ def cluster(features: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 @register_defense("example_spectral")
 class SpectralSignature(Defense):
-    name = "example_spectral"
     stage = "pre"
     version = "1.0"
     authors = "CL-PoisonBench maintainers (template)"
@@ -52,8 +51,6 @@ class SpectralSignature(Defense):
             raise BenchmarkError("example_spectral needs warmup_epochs >= 1, groups >= 1, 0 <= remove_fraction < 1")
         self.warmup_epochs, self.groups, self.remove_fraction = int(warmup_epochs), int(groups), float(remove_fraction)
 
-    def params(self) -> Dict[str, Any]:
-        return {"warmup_epochs": self.warmup_epochs, "groups": self.groups, "remove_fraction": self.remove_fraction}
 
     def sanitize(self, images: np.ndarray, rng: np.random.Generator, trainer=None) -> Optional[np.ndarray]:
         if trainer is None:
