@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from .data import ImageDataset, load_split
 from .data.sources import stratified_indices
-from .errors import BenchmarkError
+from .errors import BenchmarkError, report
 from .evaluate import LinearProbe, ProbeConfig, extract_features
 from .ssl.augment import AugmentConfig, augment
 from .ssl.checkpoint import load_checkpoint, read_meta, save_checkpoint
@@ -234,8 +234,7 @@ def main(argv=None) -> int:
         bb = build(args.name, args.data_root, args.cache_dir or default_cache_dir(), args.output_dir, args.device,
                    not args.no_progress)
     except BenchmarkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return report(exc)
     print(f"{bb.path}  sha256 {bb.sha256}  linear probe {bb.info['linear_probe_accuracy']:.3f}")
     return 0
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from .errors import BenchmarkError
+from .errors import BenchmarkError, report
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -35,8 +35,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from .conformance import FAIL, run_checks
         results = run_checks(name, budget_seconds=args.budget_seconds, smoke=not args.fast)
     except BenchmarkError as exc:
-        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
-        return 2
+        return report(exc)
     width = max(len(r.name) for r in results)
     for r in results:
         print(f"{r.status:4}  {r.name:{width}}  {r.reason}".rstrip())

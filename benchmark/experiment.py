@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from .errors import BenchmarkError
+from .errors import BenchmarkError, report
 from .metrics import format_ci
 
 LAYOUT_SETS = {"1": ["target_top"], "2": ["reference_top"], "3": ["target_left"], "4": ["reference_left"],
@@ -284,8 +284,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         out = args.output_dir / f"{cfg['tier']['name']}-{args.name}{'-' + args.tag if args.tag else ''}.md"
         atomic_write_bytes(out, text.encode())
     except BenchmarkError as exc:
-        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
-        return 2
+        return report(exc)
     print(text)
     print(f"wrote {out}")
     return 0

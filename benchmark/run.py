@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from .errors import BenchmarkError
+from .errors import BenchmarkError, report
 
 
 def default_cache_dir() -> Path:
@@ -71,14 +71,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         load_plugins()  # submissions/<name>/ folders and installed entry points join the registry
     except BenchmarkError as exc:
-        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
-        return 2
+        return report(exc)
     args = parse_args(argv)
     try:
         return _run(args)
     except BenchmarkError as exc:
-        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line
-        return 2
+        return report(exc)
 
 
 def _run(args: argparse.Namespace) -> int:

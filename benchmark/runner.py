@@ -60,6 +60,8 @@ def record_path(options: Options, cfg: Dict[str, Any], attack: str, defense: str
 
 
 def load_data(cfg: Dict[str, Any], options: Options) -> Data:
+    if cfg["pretrain"].get("init"):
+        resolve_backbone(cfg["pretrain"]["init"])  # a missing or tampered backbone fails before any work
     d = cfg["data"]
     src = dict(data_root=options.data_root, download_root=options.download_root)
     pre = load_split(d["pretrain"]["name"], d["pretrain"].get("split", "train"), limit=d["pretrain"].get("limit"), **src)

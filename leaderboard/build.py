@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from tabulate import tabulate
 
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, report
 from benchmark.metrics import format_ci
 from benchmark.report import RECORD_SCHEMA
 from benchmark.store import atomic_write_bytes
@@ -220,8 +220,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         records = select_grid(load_records(args.results_dir), args.grid)
         text = render_markdown(records)
     except BenchmarkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return report(exc)
     atomic_write_bytes(args.output, text.encode())
     print(f"wrote {args.output}")
     for path in write_figures(records, args.output.parent / "figures"):

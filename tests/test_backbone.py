@@ -137,3 +137,12 @@ def test_the_continued_tier_names_a_committed_backbone_and_validates_its_knobs()
         load_tier("cpu_continued", ["pretrain.frozen_stages=9"])
     with pytest.raises(BenchmarkError, match="backbone"):
         load_tier("cpu_continued", ["pretrain.init=5"])
+
+
+def test_a_run_naming_a_missing_backbone_is_a_one_line_error_before_any_work(tmp_path, capsys):
+    from benchmark.run import main
+    code = main(["--tier", "cpu_continued", "--set", "pretrain.init=no-such-backbone", "--results-dir",
+                 str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"), "--no-progress", "--no-leaderboard"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "not built" in err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
