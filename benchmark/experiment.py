@@ -264,6 +264,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a tier value for every cell (repeatable; needs --tag)")
     p.add_argument("--tag", default=None, help="suffix of the output file, e.g. 38k → <tier>-<name>-38k.md")
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda[:N]")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = p.parse_args(argv)
     try:
@@ -277,7 +278,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if any(s < 0 for s in seeds):
             raise BenchmarkError("seeds must be non-negative integers")
         opts = Options(args.data_root, None, args.cache_dir or default_cache_dir(), args.results_dir / args.name,
-                       "cpu", not args.no_progress)
+                       args.device, not args.no_progress)
         text = render(args.name, cfg["tier"]["name"], measure(args.name, cfg, opts, seeds))
         if args.set:
             text += "\nTier overrides: " + ", ".join(f"`{s}`" for s in args.set) + "\n"
