@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import BenchmarkError, report
+from .paper_numbers import TABLE1_ASR
 from .metrics import format_ci
 
 LAYOUT_SETS = {"1": ["target_top"], "2": ["reference_top"], "3": ["target_left"], "4": ["reference_left"],
@@ -48,10 +49,9 @@ class Experiment:
 
 SHIFT_NOTE = ("Shift: per target, cos(target, references) with the cell's encoder minus with the clean encoder of "
               "the same seed, averaged over targets, with a Student-t 95% CI over targets.")
-PAPER_TABLE1 = {"poisoned_encoder": "0.8 / 0.9 / 0.5", "icp": "0.5 / 0.6 / 0.2", "witches_brew": "0.1 / 0.1 / 0.0"}
 EXPERIMENTS: Dict[str, Experiment] = {
     "table1": Experiment("Table 1 — ASR of the three attacks (CIFAR-10 pre-training)", "asr",
-                         [Cell(a, a, {}, PAPER_TABLE1[a]) for a in ("poisoned_encoder", "icp", "witches_brew")],
+                         [Cell(a, a, {}, TABLE1_ASR[a]) for a in ("poisoned_encoder", "icp", "witches_brew")],
                          "Paper: STL10 / Facemask / EuroSAT downstream; ours: the tier's downstream tasks.",
                          paired_with="poisoned_encoder", by_task=True),
     "table2": Experiment("Table 2 — outer objective (Eq. 3), CIFAR-10 → STL10 in the paper", "outer",

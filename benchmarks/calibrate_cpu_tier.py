@@ -41,6 +41,8 @@ CONTINUED = {
                     "c10k-e10 with 21 targets per run (63 over 3 seeds: the bar's power)"),
     "c10k-e20": (["data.pretrain.limit=10000", "pretrain.epochs=20", "pretrain.checkpoint_epochs=[5,10,20]"],
                  "c10k-e10 continued twice as long, all stages"),
+    "c10k-e40": (["data.pretrain.limit=10000", "pretrain.epochs=40", "pretrain.checkpoint_epochs=[10,20,30,40]"],
+                 "c10k-e10 continued 4x as long, all stages (its checkpoints give the epoch axis)"),
     "diag-c5k-e10-f2-r10": (["pretrain.frozen_stages=2", "threat.poison_rate=0.1", "threat.targets_per_task=1"],
                             "DIAGNOSTIC, not a tier candidate: 10% per target (500 poisons) — does the mechanism act at all?"),
 }
@@ -105,7 +107,7 @@ def main() -> None:
 
 NOTES = "<!-- notes: kept when the table is regenerated -->"
 HEADER = ("| config | probes | seeds × targets | ASR [95% CI] | clean ASR [95% CI] | McNemar p (gained/lost) | flips "
-          "| CA/PA per task | cos(t, refs) clean → poisoned | min/encoder |\n|---|---|---|---|---|---|---|---|---|---|\n")
+          "| CA/PA per task | cos(t, refs) clean → poisoned (paired shift [95% CI]) | min/encoder |\n|---|---|---|---|---|---|---|---|---|---|\n")
 
 
 def records_of(directory: Path, cfg: dict) -> list:
@@ -124,7 +126,8 @@ def table_row(name: str, why: str, recs: list) -> str:
                      f"{np.mean([r['tasks'][k]['poisoned_accuracy'] for r in recs]):.3f}" for k in sorted(recs[0]["tasks"]))
     return (f"| {name} | {why} | {len(recs)} × {m['targets'] // len(recs)} | {format_ci(m['asr'], m['asr_ci'])} "
             f"| {format_ci(m['clean_asr'], m['clean_asr_ci'])} | {m['mcnemar_p']:.3g} ({m['discordant'][0]}/{m['discordant'][1]}) "
-            f"| {m['flips']}/{m['clean_correct']} | {tasks} | {m['clean_outer']:.3f} → {m['outer']:.3f} | {minutes:.1f} |")
+            f"| {m['flips']}/{m['clean_correct']} | {tasks} | {m['clean_outer']:.3f} → {m['outer']:.3f} ({m['outer_shift']:+.3f} [{m['outer_shift_ci'][0]:+.3f}, {m['outer_shift_ci'][1]:+.3f}]) "
+            f"| {minutes:.1f} |")
 
 
 if __name__ == "__main__":

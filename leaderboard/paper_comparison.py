@@ -11,9 +11,9 @@ from typing import Dict, List
 
 from benchmark.certification import min_unanimous_votes
 from benchmark.metrics import format_ci
+from benchmark.paper_numbers import TABLE1_ASR
 
-PAPER_ATTACKS = {  # Table 1, CIFAR-10 pre-training: STL10 / Facemask / EuroSAT downstream
-    "poisoned_encoder": "0.8 / 0.9 / 0.5", "icp": "0.5 / 0.6 / 0.2", "witches_brew": "0.1 / 0.1 / 0.0"}
+PAPER_ATTACKS = TABLE1_ASR  # Table 1, CIFAR-10 pre-training: STL10 / Facemask / EuroSAT downstream
 PAPER_DEFENSES = {  # §6, against PoisonedEncoder, CIFAR-10 pre-training
     "kmeans": "K-means detection (K = 100, 4 flagged clusters) removes the poisons when the attacker "
               "does not crop (FNR low) and misses them at crop_scale 0.8 (FNR close to 1, ASR stays high)",

@@ -84,6 +84,13 @@ def _bad_data_root(tmp_path):
     (["--set", "pretrain.epochs=0"], False),
     (["--set", "threat.poison_rate=2"], False),
     (["--set", "pretrain.nosuchkey=1"], False),
+    (["--set", "pretrain.lr=Infinity"], False),                 # would train a NaN encoder
+    (["--set", "pretrain.epochs=true"], False),                 # a bool is an int to Python
+    (["--set", "pretrain.weight_decay=-1"], False),
+    (["--set", "probe.lr=NaN"], False),
+    (["--set", "pretrain=5"], False),
+    (["--set", "threat.targets_per_task=100000000"], False),
+    (["--set", "pretrain.width=100000"], False),
     (["--seeds", "-1"], False),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, extra, needs_bad_root):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -26,36 +27,56 @@ def _require(cond: bool, msg: str) -> None:
         raise BenchmarkError(msg)
 
 
+# Upper bounds keep a typo (or a hostile --set) from reaching the allocator or running for years.
+MAX_INT = 10_000_000
+
+
+def _int(value: Any, where: str, lo: int = 1, hi: int = MAX_INT) -> None:
+    """An integer in [lo, hi]; booleans (``true`` is an int to Python) are refused."""
+    _require(isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi,
+             f"{where} must be an integer in [{lo}, {hi}], got {value!r}")
+
+
+def _real(value: Any, where: str, lo: float, hi: float, lo_open: bool = True) -> None:
+    """A finite number in (lo, hi] (or [lo, hi]); booleans, NaN and infinities are refused."""
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+          and (value > lo if lo_open else value >= lo) and value <= hi)
+    _require(ok, f"{where} must be a finite number in {'(' if lo_open else '['}{lo}, {hi}], got {value!r}")
+
+
 def validate(cfg: Dict[str, Any]) -> Dict[str, Any]:
     """Check types and ranges so bad numbers fail before any work starts."""
     for section in ("tier", "data", "pretrain", "threat", "probe"):
-        _require(section in cfg, f"tier file lacks the [{section}] section")
+        _require(isinstance(cfg.get(section), dict), f"the tier lacks a [{section}] table")
     p, t, pr = cfg["pretrain"], cfg["threat"], cfg["probe"]
-    for key in ("epochs", "batch_size", "width"):
-        _require(isinstance(p.get(key), int) and p[key] >= 1, f"pretrain.{key} must be an integer >= 1, got {p.get(key)!r}")
-    for key in ("lr", "temperature"):
-        _require(isinstance(p.get(key), (int, float)) and p[key] > 0, f"pretrain.{key} must be > 0, got {p.get(key)!r}")
-    _require(isinstance(p.get("blocks"), list) and all(isinstance(b, int) and b >= 1 for b in p["blocks"]),
-             f"pretrain.blocks must be a list of integers >= 1, got {p.get('blocks')!r}")
+    _int(p.get("epochs"), "pretrain.epochs", hi=100_000)
+    _int(p.get("batch_size"), "pretrain.batch_size", hi=65_536)
+    _int(p.get("width"), "pretrain.width", hi=1024)
+    _real(p.get("lr"), "pretrain.lr", 0, 100)
+    _real(p.get("temperature"), "pretrain.temperature", 0, 100)
+    _real(p.get("weight_decay", 0), "pretrain.weight_decay", 0, 10, lo_open=False)
+    _require(isinstance(p.get("blocks"), list) and 1 <= len(p["blocks"]) <= 8,
+             f"pretrain.blocks must be a list of 1 to 8 integers, got {p.get('blocks')!r}")
+    for b in p["blocks"]:
+        _int(b, "pretrain.blocks[]", hi=64)
     _require(isinstance(p.get("init", ""), str), f"pretrain.init must be a backbone name, got {p.get('init')!r}")
-    _require(isinstance(p.get("frozen_stages", 0), int) and 0 <= p.get("frozen_stages", 0) <= len(p["blocks"]),
-             f"pretrain.frozen_stages must be an integer in [0, {len(p['blocks'])}], got {p.get('frozen_stages')!r}")
+    _int(p.get("frozen_stages", 0), "pretrain.frozen_stages", lo=0, hi=len(p["blocks"]))
     _require(not p.get("frozen_stages", 0) or p.get("init"), "pretrain.frozen_stages needs pretrain.init (a backbone)")
-    for key in ("targets_per_task", "n_references"):
-        _require(isinstance(t.get(key), int) and t[key] >= 1, f"threat.{key} must be an integer >= 1, got {t.get(key)!r}")
-    _require(isinstance(t.get("only_target", -1), int) and not isinstance(t.get("only_target", -1), bool)
-             and t.get("only_target", -1) >= -1, f"threat.only_target must be an integer >= -1, got {t.get('only_target')!r}")
-    _require(isinstance(t.get("poison_rate"), (int, float)) and 0 < t["poison_rate"] <= 1,
-             f"threat.poison_rate must be in (0, 1], got {t.get('poison_rate')!r}")
-    for key in ("epochs", "batch_size"):
-        _require(isinstance(pr.get(key), int) and pr[key] >= 1, f"probe.{key} must be an integer >= 1, got {pr.get(key)!r}")
+    _int(t.get("targets_per_task"), "threat.targets_per_task", hi=10_000)
+    _int(t.get("n_references"), "threat.n_references", hi=100_000)
+    _int(t.get("only_target", -1), "threat.only_target", lo=-1)
+    _real(t.get("poison_rate"), "threat.poison_rate", 0, 1)
+    _int(pr.get("epochs"), "probe.epochs", hi=100_000)
+    _int(pr.get("batch_size"), "probe.batch_size", hi=1_000_000)
+    _real(pr.get("lr", 1e-3), "probe.lr", 0, 100)
     _require(pr.get("feature_norm", "none") in ("none", "l2"), "probe.feature_norm must be none or l2")
     _require(isinstance(cfg["data"].get("tasks"), list) and cfg["data"]["tasks"], "data.tasks must be a non-empty list")
-    for limit_owner in [cfg["data"]["pretrain"], *cfg["data"]["tasks"]]:
+    for limit_owner in [cfg["data"].get("pretrain"), *cfg["data"]["tasks"]]:
+        _require(isinstance(limit_owner, dict) and isinstance(limit_owner.get("name"), str),
+                 f"data entries must be tables with a name, got {limit_owner!r}")
         for key in ("limit", "train_limit", "test_limit"):
             if key in limit_owner:
-                _require(isinstance(limit_owner[key], int) and limit_owner[key] >= 1,
-                         f"data {limit_owner.get('name')}.{key} must be an integer >= 1")
+                _int(limit_owner[key], f"data {limit_owner['name']}.{key}")
     return cfg
 
 
