@@ -26,11 +26,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = p.parse_args(argv)
     try:
         import defenses
-        from defenses.plugins import load_plugins, load_submission
+        from defenses.plugins import load_plugins, load_submission, require_loaded
         load_plugins()
         name = args.target
         if Path(args.target).is_dir():
             name = load_submission(Path(args.target))
+        require_loaded(name)
         defenses.DEFENSES.get(name)
         from .conformance import FAIL, run_checks
         results = run_checks(name, budget_seconds=args.budget_seconds, smoke=not args.fast)

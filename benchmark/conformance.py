@@ -128,7 +128,7 @@ def run_checks(name: str, budget_seconds: float = 600, smoke: bool = True) -> Li
             results.append(CheckResult(check, SKIP, skip) if skip else CheckResult(check, PASS))
         except AssertionError as exc:
             results.append(CheckResult(check, FAIL, str(exc) or "assertion failed"))
-        except Exception as exc:  # a crash is a failure of that property, reported in one line
+        except (Exception, SystemExit) as exc:  # a crash (or an exit) is a failure of that property, in one line
             results.append(CheckResult(check, FAIL, f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
 
     state: Dict[str, Any] = {}

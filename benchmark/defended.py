@@ -46,6 +46,16 @@ def apply_sanitize(defense: Defense, images: np.ndarray, rng: np.random.Generato
 
 def run_defense(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray, pretrain: Dict[str, Any],
                 probe: Dict[str, Any], trainer: EncoderTrainer, seed: int) -> DefendedPipeline:
+    """The defense's hooks in stage order (:func:`_run_hooks`); a hook that calls ``exit`` is a
+    one-line error naming the defense, never a silent exit 0 of the harness."""
+    try:
+        return _run_hooks(defense, train_set, clean_pool, pretrain, probe, trainer, seed)
+    except SystemExit as exc:
+        raise BenchmarkError(f"defense {defense.name!r} called exit({exc.code!r}) in a hook") from exc
+
+
+def _run_hooks(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray, pretrain: Dict[str, Any],
+               probe: Dict[str, Any], trainer: EncoderTrainer, seed: int) -> DefendedPipeline:
     """``train_set`` = clean + poisons (what the encoder provider holds); ``clean_pool`` = the clean
     part, from which a post-processing defense's clean subset is drawn (the paper's assumption
     that the provider can collect that many clean images)."""

@@ -67,13 +67,13 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from defenses.plugins import load_plugins
-    try:
-        load_plugins()  # submissions/<name>/ folders and installed entry points join the registry
-    except BenchmarkError as exc:
-        return report(exc)
+    from defenses.plugins import failures, load_plugins, require_loaded
+    load_plugins()  # submissions/<name>/ folders and installed entry points join the registry (and --help)
     args = parse_args(argv)
     try:
+        require_loaded(args.defense)  # the requested plugin is broken: its reason, not "unknown"
+        for name, why in sorted(failures().items()):
+            print(f"warning: plugin '{name}' skipped: " + " ".join(why.split()), file=sys.stderr)
         return _run(args)
     except BenchmarkError as exc:
         return report(exc)

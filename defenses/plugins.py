@@ -33,6 +33,7 @@ README_SECTIONS = ("authors", "paper", "threat model")
 REPO_SUBMISSIONS = Path(__file__).resolve().parents[1] / "submissions"
 
 _loaded: Dict[str, str] = {}  # plugin name → where it came from
+_failed: Dict[str, str] = {}  # plugin name → why it could not be loaded (one line)
 
 
 def submission_dirs() -> List[Path]:
@@ -80,7 +81,7 @@ def load_submission(folder: Path) -> str:
     except BenchmarkError as exc:
         sys.modules.pop(module_name, None)
         raise BenchmarkError(f"plugin '{name}' ({source}): {exc}") from exc
-    except Exception as exc:  # a submitter's bug must not be a traceback in the harness
+    except (Exception, SystemExit) as exc:  # a submitter's bug (or exit) must not end or trace the harness
         sys.modules.pop(module_name, None)
         raise BenchmarkError(f"plugin '{name}' ({source}) failed to import: {type(exc).__name__}: {exc}") from exc
     added = set(DEFENSES.names()) - before
@@ -97,32 +98,56 @@ def load_entry_points() -> List[str]:
         if ep.name in _loaded:
             continue
         try:
-            obj = ep.load()
-        except Exception as exc:
-            raise BenchmarkError(f"plugin '{ep.name}' (entry point {ep.value}) failed to import: "
-                                 f"{type(exc).__name__}: {exc}") from exc
-        if ep.name not in DEFENSES:
-            if not (isinstance(obj, type) and issubclass(obj, Defense)):
-                raise BenchmarkError(f"plugin '{ep.name}' (entry point {ep.value}) is not a Defense subclass")
-            if vars(obj).get("name", ep.name) != ep.name:
-                # A class registered under another name too (an alias): a subclass carries this name,
-                # since the registry owns a class's one name.
-                obj = type(obj.__name__, (obj,), {"__module__": obj.__module__})
-            DEFENSES.register(ep.name)(obj)
-        elif DEFENSES.get(ep.name) is not obj and getattr(obj, "name", None) != ep.name:
-            raise BenchmarkError(f"plugin '{ep.name}' (entry point {ep.value}): name clash with a registered defense")
-        _loaded[ep.name] = f"entry point {ep.value}"
-        names.append(ep.name)
+            names.append(_load_entry_point(ep))
+        except BenchmarkError as exc:
+            _failed[ep.name] = str(exc)
     return names
+
+
+def _load_entry_point(ep) -> str:
+    """Register one entry point's Defense class under the entry point's name."""
+    try:
+        obj = ep.load()
+    except (Exception, SystemExit) as exc:
+        raise BenchmarkError(f"plugin '{ep.name}' (entry point {ep.value}) failed to import: "
+                             f"{type(exc).__name__}: {exc}") from exc
+    if ep.name not in DEFENSES:
+        if not (isinstance(obj, type) and issubclass(obj, Defense)):
+            raise BenchmarkError(f"plugin '{ep.name}' (entry point {ep.value}) is not a Defense subclass")
+        if vars(obj).get("name", ep.name) != ep.name:
+            # A class registered under another name too (an alias): a subclass carries this name,
+            # since the registry owns a class's one name.
+            obj = type(obj.__name__, (obj,), {"__module__": obj.__module__})
+        DEFENSES.register(ep.name)(obj)
+    elif DEFENSES.get(ep.name) is not obj and getattr(obj, "name", None) != ep.name:
+        raise BenchmarkError(f"plugin '{ep.name}' (entry point {ep.value}): name clash with a registered defense")
+    _loaded[ep.name] = f"entry point {ep.value}"
+    return ep.name
 
 
 def load_plugins(extra_dirs: Optional[List[Path]] = None) -> List[str]:
-    """Register every installed and submitted defense once; returns the plugin names."""
+    """Register every installed and submitted defense once; returns the plugin names. A plugin that
+    cannot be loaded is skipped and remembered (:func:`failures`), so one broken folder neither
+    stops the built-ins nor the other submissions; asking for it by name gives its reason."""
     names = load_entry_points()
     for root in [*submission_dirs(), *(extra_dirs or [])]:
         for folder in sorted(p for p in Path(root).iterdir() if (p / "defense.py").is_file()):
-            names.append(load_submission(folder))
+            try:
+                names.append(load_submission(folder))
+            except BenchmarkError as exc:
+                _failed[folder.name] = str(exc)
     return names
+
+
+def failures() -> Dict[str, str]:
+    """Plugins that could not be loaded, by name, with the one-line reason."""
+    return {k: v for k, v in _failed.items() if k not in _loaded}
+
+
+def require_loaded(name: str) -> None:
+    """The one-line reason a requested defense is a plugin that failed to load, if it is one."""
+    if name in failures():
+        raise BenchmarkError(failures()[name])
 
 
 def plugin_origin(name: str) -> Optional[str]:

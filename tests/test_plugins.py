@@ -75,8 +75,10 @@ def test_entry_point_plugins_are_registered(monkeypatch):
     assert isinstance(defenses.create_defense("ep_spectral_copy"), defenses.Defense)
     bad = metadata.EntryPoint(name="ep_broken", value="no_such_module:X", group=plugins.ENTRY_POINT_GROUP)
     monkeypatch.setattr(plugins.metadata, "entry_points", lambda group: [bad])
+    assert plugins.load_entry_points() == []  # skipped, not fatal: built-ins and other plugins still load
+    assert "failed to import" in plugins.failures()["ep_broken"]
     with pytest.raises(BenchmarkError, match="plugin 'ep_broken'.*failed to import"):
-        plugins.load_entry_points()
+        plugins.require_loaded("ep_broken")
 
 
 @pytest.mark.parametrize("result", pytest_params("example_spectral"))
@@ -94,3 +96,47 @@ def test_example_submission_reaches_the_leaderboard(tmp_path, smoke_cache):
     assert build_main(["--results-dir", str(results), "--output", str(tmp_path / "board.md")]) == 0
     assert "| example_spectral" in (tmp_path / "board.md").read_text()
     assert set(CHECK_NAMES) >= {"no_leakage", "smoke_tier_within_budget"}
+
+
+def _submission(root, name, source):
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "defense.py").write_text(source)
+    (folder / "README.md").write_text("authors: A. Author\npaper: https://example.org\nthreat model: none\n")
+    return folder
+
+
+def test_a_broken_or_exiting_submission_neither_silences_nor_blocks_the_others(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(plugins, "_failed", {})  # these failures stay in this test
+    _submission(tmp_path, "syntax_error", "def (:\n")
+    _submission(tmp_path, "exits_at_import", "raise SystemExit(0)\n")
+    monkeypatch.setenv("CL_POISONBENCH_SUBMISSIONS", str(tmp_path))
+    plugins.load_plugins()
+    assert {"syntax_error", "exits_at_import"} <= set(plugins.failures())
+    assert "SystemExit" in plugins.failures()["exits_at_import"]
+    code = run_main(["--defense", "exits_at_import", "--results-dir", str(tmp_path / "r"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "exits_at_import" in err and "\n" not in err
+    assert check_main(["syntax_error", "--fast"]) == 2
+    assert "SyntaxError" in capsys.readouterr().err
+    # Built-ins and other submissions still check: the broken folders are skipped with a warning.
+    assert "example_spectral" in defenses.list_defenses()
+
+
+def test_a_hook_that_calls_exit_is_a_one_line_error(monkeypatch):
+    import numpy as np
+    from benchmark.defended import run_defense
+
+    class ExitsInAHook(defenses.Defense):
+        name, stage = "exits_in_a_hook", "pre"
+
+        def sanitize(self, images, rng, trainer=None):
+            raise SystemExit(0)
+
+    monkeypatch.setitem(defenses.DEFENSES._entries, "exits_in_a_hook", ExitsInAHook)  # registered for this test only
+
+    images = np.zeros((8, 32, 32, 3), np.uint8)
+    with pytest.raises(BenchmarkError, match="'exits_in_a_hook' called exit"):
+        run_defense(ExitsInAHook(), images, images, {}, {}, None, 0)
+    results = {r.name: r for r in run_checks("exits_in_a_hook", smoke=False)}
+    assert results["output_well_formed"].status == FAIL and "called exit" in results["output_well_formed"].reason
