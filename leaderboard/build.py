@@ -48,13 +48,20 @@ def load_records(results_dir: Path) -> List[Dict[str, Any]]:
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise BenchmarkError(f"results directory {results_dir} does not exist")
-    records = []
+    records, seen = [], {}
     for path in sorted(results_dir.rglob("*.json")):
+        if path.is_symlink():  # a link would count a cell twice (more seeds, a narrower interval)
+            raise BenchmarkError(f"{path}: a symlinked record; copy or move it, do not link")
         try:
             rec = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BenchmarkError(f"{path}: not valid JSON ({exc})") from exc
         validate_record(rec, str(path))
+        cell = (rec["tier"], rec["grid_hash"], rec["attack"], rec["defense"], rec["seed"], rec["config_hash"])
+        if cell in seen:
+            raise BenchmarkError(f"{path} and {seen[cell]} are the same cell (tier, grid, attack, defense, seed, "
+                                 "config): one record per cell")
+        seen[cell] = path
         records.append(rec)
     return records
 

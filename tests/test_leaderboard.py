@@ -292,3 +292,19 @@ def test_bagging_sentence_states_the_ensemble_and_the_votes_a_certificate_needs(
                                             "0.00: a certificate (Clopper–Pearson, alpha 0.001) needs at least this "
                                             "many unanimous votes — ten (10 classes) 14, two (2 classes) 11.")
     assert bagging_sentence(RECORDS, 0.0) == ""
+
+
+@pytest.mark.parametrize("how", ["copy", "symlink"])
+def test_build_refuses_a_record_counted_twice(tmp_path, capsys, how):
+    from leaderboard.build import main
+    first, _ = _committed_records(tmp_path)
+    twin = first.parent / "extra" / first.name
+    twin.parent.mkdir()
+    if how == "copy":
+        twin.write_bytes(first.read_bytes())
+    else:
+        twin.symlink_to(first)
+    assert main(["--results-dir", str(tmp_path / "results"), "--output", str(tmp_path / "b.md")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ("same cell" in err if how == "copy" else "symlinked record" in err)
+    assert not (tmp_path / "b.md").exists()
