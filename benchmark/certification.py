@@ -48,25 +48,28 @@ def is_certified(p_a_lower: float, p_b_upper: float, n: int, k: int, r: int) -> 
     return _worst_gap(n, k, r) + 1 - p_a_lower + p_b_upper < 0
 
 
+def _last_holding(holds, lo: int, cap: int) -> int:
+    """Largest x >= ``lo`` with ``holds(x)``, for a predicate that holds at ``lo`` and, once false,
+    stays false: double, then bisect the boundary. Past ``cap`` the last doubling is returned."""
+    hi = max(2 * lo, 1)
+    while holds(hi):
+        lo, hi = hi, hi * 2
+        if hi > cap:
+            return lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if holds(mid) else (lo, mid)
+    return lo
+
+
 def certified_poisoning_size(p_a_lower: float, p_b_upper: float, n: int, k: int) -> int:
     """Largest r for which the prediction provably does not change; −1 means abstain."""
     if n < 1 or k < 1:
         raise ValueError("n and k must be >= 1")
     if p_a_lower <= p_b_upper:
         return -1
-    lo, hi = 0, 1
-    # The condition only gets harder as r grows: double, then binary-search the boundary.
-    while is_certified(p_a_lower, p_b_upper, n, k, hi):
-        lo, hi = hi, hi * 2
-        if hi > 10 * n:
-            return lo
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if is_certified(p_a_lower, p_b_upper, n, k, mid):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    # The condition only gets harder as r grows (and r = 0 holds when p̲_A > p̄_B).
+    return _last_holding(lambda r: is_certified(p_a_lower, p_b_upper, n, k, r), 0, 10 * n)
 
 
 def subsample_size_to_certify(p_a_lower: float, p_b_upper: float, n: int, r: int) -> int:
@@ -77,16 +80,7 @@ def subsample_size_to_certify(p_a_lower: float, p_b_upper: float, n: int, r: int
         raise ValueError("need n >= 1 and r >= 0")
     if not is_certified(p_a_lower, p_b_upper, n, 1, r):
         return 0
-    lo, hi = 1, 2
-    while hi <= 100 * n and is_certified(p_a_lower, p_b_upper, n, hi, r):
-        lo, hi = hi, hi * 2
-    while hi - lo > 1:  # is_certified holds at lo, fails at hi; it is monotone in k
-        mid = (lo + hi) // 2
-        if is_certified(p_a_lower, p_b_upper, n, mid, r):
-            lo = mid
-        else:
-            hi = mid
-    return lo
+    return _last_holding(lambda k: is_certified(p_a_lower, p_b_upper, n, k, r), 1, 100 * n)
 
 
 def clopper_pearson_bounds(votes: Sequence[int], alpha: float = 0.001) -> Tuple[int, float, float]:
