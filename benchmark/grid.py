@@ -11,81 +11,33 @@ spend.
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
 
-from .errors import BenchmarkError
-from .tiers import load_tier, read_named_toml
+import attacks
+import defenses
+from attacks.base import PoisonSet
+from .conformance import StubTrained
+from .defended import run_defense
+from .encoder_cache import EncoderCache
+from .grid_spec import GRID_DIR, ORDER, Grid, Job, job_order, list_grids, read_grid
+from .poison_store import PoisonStore
+from .runner import attack_targets, cell_threat, load_data, record_path, surrogate_of
+from .ssl.simclr import PretrainConfig, pretrain_image_passes
+from .trainer import member_seed
 
-GRID_DIR = Path(__file__).parent / "grids"
-
-
-@dataclass(frozen=True)
-class Job:
-    attack: str
-    defense: str
-    seed: int
-
-
-@dataclass
-class Grid:
-    name: str
-    tier: Dict[str, Any]
-    attacks: List[str]
-    defenses: List[str]
-    seeds: List[int]
-    cpus_per_job: float = 2
-    gpus_per_job: float = 0
-    jobs: List[Job] = field(default_factory=list)
-
-
-def list_grids() -> List[str]:
-    return sorted(p.stem for p in GRID_DIR.glob("*.toml"))
+__all__ = ["GRID_DIR", "ORDER", "Grid", "Job", "format_plan", "job_order", "list_grids", "load_grid", "plan", "read_grid"]
 
 
 def load_grid(name_or_path: str, overrides=()) -> Grid:
-    import attacks
-    import defenses
-    path, spec = read_named_toml(name_or_path, GRID_DIR, "grid")
-    try:
-        g, res = spec["grid"], spec.get("resources", {})
-        tier = load_tier(g["tier"], list(overrides))
-        grid = Grid(g.get("name", path.stem), tier, list(g["attacks"]), list(g["defenses"]),
-                    [int(s) for s in g.get("seeds", tier.get("run", {}).get("seeds", [0]))],
-                    float(res.get("cpus_per_job", 2)), float(res.get("gpus_per_job", 0)))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BenchmarkError(f"grid file {path} is malformed: {type(exc).__name__}: {exc}") from exc
+    """:func:`read_grid`, with every attack and defense it names checked against the registries."""
+    grid = read_grid(name_or_path, overrides)
     for a in grid.attacks:
         attacks.ATTACKS.get(a)
     for d in grid.defenses:
         defenses.DEFENSES.get(d)
-    if any(s < 0 for s in grid.seeds):
-        raise BenchmarkError(f"grid {grid.name}: seeds must be non-negative")
-    grid.jobs = job_order(grid, g.get("order", list(ORDER)), path)
     return grid
-
-
-ORDER = ("seed", "attack", "defense")
-
-
-def job_order(grid: Grid, order, path) -> List[Job]:
-    """Every (attack, defense, seed) job, nested in the grid's ``order`` (outermost first). The
-    default finishes one seed at a time; ``["defense", "seed", "attack"]`` finishes one defense —
-    listed cheapest first — on every seed before the next, so an unfinished grid still gives
-    complete rows."""
-    if sorted(order) != sorted(ORDER):
-        raise BenchmarkError(f"grid file {path}: order must be a permutation of {list(ORDER)}, got {order}")
-    axes = {"seed": grid.seeds, "attack": grid.attacks, "defense": grid.defenses}
-    jobs = []
-    for combo in itertools.product(*(axes[k] for k in order)):
-        c = dict(zip(order, combo))
-        if c["attack"] != "none" or c["defense"] == "none":  # the no-attack row is the clean baseline, once
-            jobs.append(Job(c["attack"], c["defense"], int(c["seed"])))
-    return jobs
 
 
 class PlanningTrainer:
@@ -99,9 +51,6 @@ class PlanningTrainer:
         self.encoders_trained = 0
 
     def train(self, images, pretrain, *, init=None, label="defense", seed_offset=0):
-        from .conformance import StubTrained
-        from .ssl.simclr import PretrainConfig, pretrain_image_passes
-        from .trainer import member_seed
         cfg = PretrainConfig.from_dict(pretrain)
         key = self.cache.key(images, cfg, member_seed(self.seed, seed_offset), init)
         stub = StubTrained(images[:1], pretrain, key)
@@ -116,14 +65,6 @@ class PlanningTrainer:
 
 def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
     """One row per job: record cached?, encoders (key, cached?), image-passes still to spend."""
-    import attacks
-    import defenses
-    from attacks.base import PoisonSet
-    from .defended import run_defense
-    from .encoder_cache import EncoderCache
-    from .poison_store import PoisonStore
-    from .runner import attack_targets, cell_threat, load_data, record_path
-
     cfg = grid.tier
     data = load_data(cfg, options)
     cache = EncoderCache(options.cache_dir, options.device, progress=False)
@@ -135,12 +76,13 @@ def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
         defense = defenses.create_defense(job.defense, **cfg.get("defense", {}).get(job.defense, {}))
         targets = attack_targets(threat, data, len(data.pretrain))
         trainer = PlanningTrainer(cache, job.seed, cfg["pretrain"])
-        clean_key = trainer.train(data.pretrain.images, cfg["pretrain"], label="clean").key
+        clean = trainer.train(data.pretrain.images, cfg["pretrain"], label="clean")
         if getattr(attack, "needs_surrogate", False):
-            # Its poisons exist only after brewing against the clean encoder: the stored brew if there
+            # Its poisons exist only after brewing against the surrogate: the stored brew if there
             # is one, else stand-ins of the right count (right cost; the poisoned encoders' keys are
             # then unknown → "todo").
-            poisons = store.lookup(attack, targets, job.seed, clean_key)
+            poisons = store.lookup(attack, targets, job.seed, surrogate_of(PretrainConfig.from_dict(cfg["pretrain"]),
+                                                                           None, clean.key)[1])
             if poisons is None:
                 n = sum(t.n_poisons for t in targets)
                 poisons = PoisonSet(np.full((n, *data.pretrain.images.shape[1:]), job.seed % 251, np.uint8),

@@ -11,10 +11,10 @@ from tqdm.auto import tqdm
 from defenses.base import Operating
 from . import certification, metrics
 from .downstream import FeatureMemo, TaskPredictions, module_of, predict_task
+from .records import RECORD_SCHEMA, summarize_targets
 from .store import config_hash, machine_description, package_versions
 from .threat import ThreatSpec, evaluation_mask
 
-RECORD_SCHEMA = "cl-poisonbench/record/v1"
 
 
 def _target_outcome(t, clean: TaskPredictions, defended: TaskPredictions, certify) -> Dict[str, Any]:
@@ -70,28 +70,6 @@ def evaluate(clean: Operating, defended: Operating, tasks, threat: ThreatSpec, s
                               "outer_objective": m["outer_objective"],
                               "poisoned_accuracy": {k: v["poisoned_accuracy"] for k, v in tk.items()}})
     return out
-
-
-def summarize_targets(targets) -> Dict[str, Any]:
-    """ASR with its Wilson CI, the clean-encoder baseline on the same targets, flip rate, Eq. 3."""
-    n = len(targets)
-    hits = sum(t["poisoned_prediction"] == t["target_class"] for t in targets)
-    base = sum(t["clean_prediction"] == t["target_class"] for t in targets)
-    correct = [t for t in targets if t["clean_prediction"] == t["true_class"]]
-    flips = sum(t["poisoned_prediction"] == t["target_class"] for t in correct)
-    gained = sum(t["poisoned_prediction"] == t["target_class"] != t["clean_prediction"] for t in targets)
-    lost = sum(t["clean_prediction"] == t["target_class"] != t["poisoned_prediction"] for t in targets)
-    weights = [t["n_references"] for t in targets]
-    def weighted(key):
-        return float(np.average([t[key] for t in targets], weights=weights)) if n else float("nan")
-    return {"n_targets": n, "asr_hits": int(hits), "asr": hits / n if n else float("nan"),
-            "asr_ci95": list(metrics.wilson_interval(int(hits), n)),
-            "clean_asr_hits": int(base), "clean_asr": base / n if n else float("nan"),
-            "clean_asr_ci95": list(metrics.wilson_interval(int(base), n)),
-            "clean_correct_targets": len(correct), "flips_among_clean_correct": int(flips),
-            "flip_rate": flips / len(correct) if correct else float("nan"),
-            "discordant": [int(gained), int(lost)], "mcnemar_p": metrics.mcnemar_exact_p(int(gained), int(lost)),
-            "outer_objective": weighted("poisoned_cosine"), "clean_outer_objective": weighted("clean_cosine")}
 
 
 def _attack_meta(poisons) -> Dict[str, Any]:

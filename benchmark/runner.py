@@ -25,6 +25,7 @@ from .feature_store import FeatureStore
 from .poison_store import PoisonStore
 from defenses.base import Operating
 from .defended import run_defense
+from .records import grid_hash
 from .report import build_record, evaluate
 from .ssl.simclr import PretrainConfig, load_simclr_model
 from .trainer import EncoderTrainer
@@ -46,13 +47,6 @@ class Options:
 class Data:
     pretrain: ImageDataset
     tasks: Dict[str, Dict[str, ImageDataset]]  # task → {"train", "test"}
-
-
-def grid_hash(cfg: Dict[str, Any]) -> str:
-    """Identifies the fixed encoder grid: the tier minus its seed list, descriptions and defense
-    parameters (those change a defense's row, recorded in its config hash, not the grid)."""
-    core = {k: v for k, v in cfg.items() if k not in ("run", "tier", "defense")}
-    return config_hash(core, 12)
 
 
 def record_path(options: Options, cfg: Dict[str, Any], attack: str, defense: str, seed: int) -> Path:
@@ -94,6 +88,17 @@ def cell_threat(cfg: Dict[str, Any], data: Data, seed: int) -> ThreatSpec:
     if only >= len(threat.targets):
         raise BenchmarkError(f"threat.only_target={only}, but the seed draws {len(threat.targets)} targets")
     return dataclasses.replace(threat, targets=threat.targets[only:only + 1])
+
+
+def surrogate_of(cfg: PretrainConfig, clean_path, clean_key: str):
+    """(checkpoint, content key) an optimising attack (Witches' Brew) crafts against: from scratch,
+    the grid's clean encoder of the seed (the strongest possible); continuing a public backbone,
+    that backbone — what the attacker can download (its projection head, never published, starts
+    fresh from the seed)."""
+    if not cfg.init:
+        return clean_path, clean_key
+    public = resolve_backbone(cfg.init)
+    return public.path, public.sha256
 
 
 def resolved_config(cfg: Dict[str, Any], attack, defense, seed: int) -> Dict[str, Any]:
@@ -145,13 +150,7 @@ def _compute_cell(cfg, attack, defense, attack_name, defense_name, seed, options
 
     clean = timed("pretrain_clean", cache.get, data.pretrain.images, PretrainConfig.from_dict(base_pretrain),
                   seed, "clean")
-    # The surrogate an optimising attack (Witches' Brew) crafts against: from scratch, the grid's clean
-    # encoder of the seed (the strongest possible); continuing a public backbone, that backbone — what
-    # the attacker can download (its projection head, never published, starts fresh from the seed).
-    surrogate_path, surrogate_key = clean.final_path, clean.key
-    if clean.cfg.init:
-        public = resolve_backbone(clean.cfg.init)
-        surrogate_path, surrogate_key = public.path, public.sha256
+    surrogate_path, surrogate_key = surrogate_of(clean.cfg, clean.final_path, clean.key)
     context = AttackContext(surrogate=lambda: load_simclr_model(surrogate_path, clean.cfg, options.device, seed))
     targets = attack_targets(threat, data, n_clean)
     poisons = timed("attack", PoisonStore(options.cache_dir / "poisons").get, attack, targets, seed, surrogate_key,

@@ -15,7 +15,7 @@ from tabulate import tabulate
 
 from benchmark.errors import BenchmarkError, report
 from benchmark.metrics import format_ci
-from benchmark.report import RECORD_SCHEMA
+from benchmark.records import RECORD_SCHEMA, grid_hash
 from benchmark.store import atomic_write_bytes
 
 from . import plot
@@ -38,7 +38,6 @@ def validate_record(rec: Any, where: str = "record") -> None:
     if error is not None:
         at = "/".join(map(str, error.absolute_path)) or "(top level)"
         raise BenchmarkError(f"{where}: fails the record schema at {at}: {error.message}")
-    from benchmark.runner import grid_hash
     if grid_hash(rec["config"]["tier"]) != rec["grid_hash"]:
         raise BenchmarkError(f"{where}: grid_hash {rec['grid_hash']} does not match the tier config it records")
 

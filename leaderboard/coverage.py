@@ -10,25 +10,20 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
+from benchmark.errors import BenchmarkError
+from benchmark.grid_spec import list_grids, read_grid
+from benchmark.records import grid_hash as hash_of
+
 Cell = Tuple[str, str]  # (attack, defense)
 
 
 def declared_grid(tier: str, grid_hash: str):
     """The committed grid file whose tier config hashes to ``grid_hash`` (first by name), or None
     — records of an ad-hoc run (``--tier``/``--defense``) or of a hand-made tier declare no grid."""
-    from benchmark.errors import BenchmarkError
-    from benchmark.grid import list_grids, load_grid
-    from benchmark.runner import grid_hash as hash_of
-
-    from defenses.plugins import load_plugins
-    try:
-        load_plugins()  # grid files may name submitted defenses (the cpu grid runs the example plugin)
-    except BenchmarkError:
-        pass  # a broken plugin elsewhere only hides the grids that need it
     for name in list_grids():
         try:
-            grid = load_grid(name)
-        except BenchmarkError:  # a grid needing a plugin this checkout lacks cannot declare anything
+            grid = read_grid(name)  # the file as data: no registry, no plugin code runs here
+        except BenchmarkError:  # a malformed grid file declares nothing
             continue
         if grid.tier["tier"]["name"] == tier and hash_of(grid.tier) == grid_hash:
             return grid

@@ -308,3 +308,19 @@ def test_build_refuses_a_record_counted_twice(tmp_path, capsys, how):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and ("same cell" in err if how == "copy" else "symlinked record" in err)
     assert not (tmp_path / "b.md").exists()
+
+
+def test_building_the_board_imports_neither_torch_nor_any_attack_defense_or_plugin(tmp_path):
+    """RobustBench's rule: the board is a pure function of records and committed files."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys; from leaderboard.build import main; "
+            f"assert main(['--results-dir', {str(root / 'leaderboard' / 'records')!r}, '--output', "
+            f"{str(tmp_path / 'b.md')!r}]) == 0; "
+            "bad = [m for m in sys.modules if m == 'torch' or m.split('.')[0] in ('attacks', 'defenses', 'submissions')"
+            " or m.startswith('cl_poisonbench_submissions')]; print(bad); assert not bad, bad")
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "b.md").read_bytes() == (root / "leaderboard" / "README.md").read_bytes()
