@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+import defenses
+from defenses.plugins import load_plugins, load_submission, require_loaded
 from .errors import BenchmarkError, report
 
 
@@ -25,8 +27,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--fast", action="store_true", help="skip the smoke-tier check (seconds instead of a minute)")
     args = p.parse_args(argv)
     try:
-        import defenses
-        from defenses.plugins import load_plugins, load_submission, require_loaded
         load_plugins()
         name = args.target
         if Path(args.target).is_dir():

@@ -33,6 +33,9 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import torch
 
+import defenses
+from attacks import create_attack
+from attacks.base import AttackTarget
 from .errors import BenchmarkError
 from .store import canonical_json, config_hash
 
@@ -88,8 +91,6 @@ class StubTrainer:
 
 def check_world(seed: int = 0):
     """A small poisoned pre-training set, its secrets and tiny configs (synthetic, no download)."""
-    from attacks import create_attack
-    from attacks.base import AttackTarget
     from .data import load_split
     from .tiers import load_tier
     cfg = load_tier("smoke", ["pretrain.width=4", "pretrain.blocks=[1,1]"])
@@ -119,7 +120,6 @@ def _decisions(out, trainer) -> str:
 
 
 def run_checks(name: str, budget_seconds: float = 600, smoke: bool = True) -> List[CheckResult]:
-    import defenses
     results: List[CheckResult] = []
 
     def record(check: str, fn: Callable[[], Optional[str]]) -> None:
@@ -195,7 +195,6 @@ def run_checks(name: str, budget_seconds: float = 600, smoke: bool = True) -> Li
         assert a == b, "two runs with the same seed made different decisions"
 
     def no_leakage():
-        import defenses.plugins as plugins
         cls = type(d)
         source = inspect.getsource(inspect.getmodule(cls))
         hits = [n for n in FORBIDDEN_NAMES if n in source]
@@ -208,7 +207,6 @@ def run_checks(name: str, budget_seconds: float = 600, smoke: bool = True) -> Li
             target_ids = secrets["target_ids"][::-1] if flip else secrets["target_ids"]  # noqa: F841
             outcomes.append(_decisions(*_run(defenses.create_defense(name), images, clean, pretrain, probe)))
         assert outcomes[0] == outcomes[1], "the output changed when only the hidden poison flags/targets changed"
-        del plugins
 
     def smoke_cell():
         if not smoke:

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from tqdm.auto import tqdm
 
+from defenses.plugins import load_plugins
 from .errors import BenchmarkError
 from .grid import Grid, Job
 
@@ -38,7 +39,6 @@ def run_local(grid: Grid, options, progress: bool = True) -> List[Path]:
 
 def _ray_job(tier: Dict[str, Any], job: Job, options) -> str:
     """Runs on a Ray worker: a fresh process, so plugins are loaded there too."""
-    from defenses.plugins import load_plugins
     from .runner import run_cell
     load_plugins()
     return str(run_cell(tier, job.attack, job.defense, job.seed, options, log=lambda *_: None))

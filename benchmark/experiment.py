@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import attacks
+import defenses
+from leaderboard.aggregate import paired_by_target, pooled_targets, target_cosines
 from .errors import BenchmarkError, report
 from .paper_numbers import TABLE1_ASR
 from .metrics import format_ci
@@ -107,7 +110,6 @@ def apply_changes(cfg: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any
 
 
 def measure(name: str, cfg: Dict[str, Any], options, seeds: List[int], log=print) -> List[Tuple[Cell, Dict[str, Any]]]:
-    from leaderboard.aggregate import pooled_targets, target_cosines
     from .runner import load_data
     from .tiers import validate
     exp = EXPERIMENTS[name]
@@ -156,8 +158,6 @@ def detection_trial(cfg: Dict[str, Any], attack_name: str, defense_name: str, se
     trained. ``targets_per_run`` keeps only the seed's first N targets (the paper's protocol: 1)."""
     import dataclasses
     import numpy as np
-    import attacks
-    import defenses
     from .defended import apply_sanitize
     from .metrics import detection_rates
     from .runner import attack_targets, cell_threat
@@ -196,7 +196,6 @@ def _paired(cosines: Dict[Any, float], ref: Dict[Any, float]) -> str:
     """Mean difference of the target–reference cosine from the reference cell's on the targets both
     measured, with a Student-t 95% CI: tighter than comparing two shifts, which each carry the
     clean encoder's spread."""
-    from leaderboard.aggregate import paired_by_target
     got = paired_by_target(cosines, ref)
     if got is None:
         return "no common targets"

@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+import attacks
+import defenses
+from defenses.plugins import failures, load_plugins, require_loaded
+from leaderboard.build import load_records, render_markdown
 from .errors import BenchmarkError, report
+from .tiers import list_tiers
 
 
 def default_cache_dir() -> Path:
@@ -22,9 +27,6 @@ def default_cache_dir() -> Path:
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
-    import attacks
-    import defenses
-    from .tiers import list_tiers
 
     p = argparse.ArgumentParser(prog="python -m benchmark.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,7 +69,6 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from defenses.plugins import failures, load_plugins, require_loaded
     load_plugins()  # submissions/<name>/ folders and installed entry points join the registry (and --help)
     args = parse_args(argv)
     try:
@@ -80,8 +81,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import attacks
-    import defenses
     from tqdm.auto import tqdm
 
     from .runner import Options, load_data, run_cell
@@ -117,7 +116,6 @@ def _run(args: argparse.Namespace) -> int:
         bar.set_postfix(attack=attack, seed=seed)
         run_cell(cfg, attack, args.defense, seed, options, data=data, log=tqdm.write)
     if not args.no_leaderboard:
-        from leaderboard.build import load_records, render_markdown
         from .runner import grid_hash
         mine = [r for r in load_records(args.results_dir)
                 if r["tier"] == cfg["tier"]["name"] and r["grid_hash"] == grid_hash(cfg)]

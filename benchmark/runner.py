@@ -24,6 +24,7 @@ from .errors import BenchmarkError
 from .feature_store import FeatureStore
 from .poison_store import PoisonStore
 from defenses.base import Operating
+from defenses.plugins import plugin_origin
 from .defended import run_defense
 from .records import grid_hash
 from .report import build_record, evaluate
@@ -166,7 +167,6 @@ def _compute_cell(cfg, attack, defense, attack_name, defense_name, seed, options
     results = timed("evaluate", evaluate, clean_op, defended.operating, data.tasks, threat, seed,
                     options.device, options.progress, defended.curves, FeatureStore(options.cache_dir / "features"))
     undefended_passes = clean.image_passes_for(len(train_set))
-    from defenses.plugins import plugin_origin
     info = {"version": defense.version, "authors": defense.authors,
             "origin": plugin_origin(defense_name) or "built-in", "train_size": defended.train_size, "sanitized_inputs": defended.sanitized_inputs,
             "clean_subset_size": defended.clean_subset_size, "encoders": len(defended.operating.encoders),

@@ -15,6 +15,8 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 
+from benchmark.errors import BenchmarkError
+
 from .base import Defense, register_defense
 
 
@@ -63,7 +65,6 @@ class KMeansDetection(Defense):
     stage = "pre"
 
     def __init__(self, k: int = 100, n_flagged: int = 4, niter: int = 20, remove_duplicates: bool = True):
-        from benchmark.errors import BenchmarkError
         if int(k) < 1 or int(n_flagged) < 0 or int(niter) < 1:
             raise BenchmarkError(f"kmeans needs k >= 1, n_flagged >= 0, niter >= 1; got {k}, {n_flagged}, {niter}")
         self.k, self.n_flagged, self.niter = int(k), int(n_flagged), int(niter)
