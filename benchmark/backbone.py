@@ -19,6 +19,7 @@ head, crop + flip, SGD with a cosine schedule; far cheaper on CPU — recorded a
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 import time
@@ -213,7 +214,6 @@ def build(name_or_path: str, data_root: Optional[str], cache_dir: Path, out_dir:
 
 def main(argv=None) -> int:
     """python -m benchmark.backbone NAME --data-root DIR — build a committed backbone (resumable)."""
-    import argparse  # why: only the command line needs it
     from .run import default_cache_dir  # why: run imports the runner, which imports this module
     p = argparse.ArgumentParser(prog="python -m benchmark.backbone", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
