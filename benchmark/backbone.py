@@ -20,6 +20,7 @@ head, crop + flip, SGD with a cosine schedule; far cheaper on CPU — recorded a
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 import time
@@ -101,6 +102,13 @@ def load_recipe(name_or_path: str) -> tuple:
         raise BenchmarkError(f"backbone file {path}: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=32)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    """A file's sha256, hashed once per (path, size, mtime): every encoder key of a continued tier
+    resolves the backbone (bagging asks for a hundred), and a rewritten file is hashed afresh."""
+    return file_sha256(path)
+
+
 def resolve(name_or_path: str) -> Backbone:
     """The built backbone NAME (or the .safetensors at a path), its sha256 checked against its JSON."""
     path = Path(name_or_path)
@@ -111,7 +119,8 @@ def resolve(name_or_path: str) -> Backbone:
         raise BenchmarkError(f"backbone {name_or_path!r} is not built ({path} and its .json are needed): "
                              f"python -m benchmark.backbone {path.stem} --data-root DIR")
     info = read_json(info_path)
-    digest = file_sha256(path)
+    stat = path.stat()
+    digest = _sha256_of(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     if digest != info.get("sha256"):
         raise BenchmarkError(f"backbone {path} does not match the sha256 in {info_path.name}; rebuild it")
     return Backbone(path.stem, path, digest, info)

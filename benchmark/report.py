@@ -16,7 +16,6 @@ from .store import config_hash, machine_description, package_versions
 from .threat import ThreatSpec, evaluation_mask
 
 
-
 def _target_outcome(t, clean: TaskPredictions, defended: TaskPredictions, certify) -> Dict[str, Any]:
     refs = list(t.reference_indices)
     cos = [metrics.mean_cosine_similarity(f[t.index], f[refs]) for f in defended.test_features]
@@ -85,6 +84,7 @@ def build_record(cfg, resolved, grid_hash: str, attack: str, defense: str, seed:
                  defense_info: Optional[Dict[str, Any]] = None, detection: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     p = cfg["pretrain"]
     tasks = results["tasks"]
+    shared = cfg["threat"].get("only_target", -1) < 0
     record = {
         "schema": RECORD_SCHEMA,
         "tier": cfg["tier"]["name"], "grid_hash": grid_hash,
@@ -97,9 +97,9 @@ def build_record(cfg, resolved, grid_hash: str, attack: str, defense: str, seed:
             "poison_rate_per_target": cfg["threat"]["poison_rate"],
             "poisons_per_target": threat.poisons_per_target(n_clean) if len(poisons) else 0,
             "total_poisons": len(poisons),
-            "shared_pretraining_run": cfg["threat"].get("only_target", -1) < 0,
+            "shared_pretraining_run": shared,
             "note": ("all targets of all tasks share one poisoned pre-training run, each with its own "
-                     "poisons at the per-target rate") if cfg["threat"].get("only_target", -1) < 0 else
+                     "poisons at the per-target rate") if shared else
                     f"one target per poisoned run: target {cfg['threat']['only_target']} of the seed's draw",
             "spec": threat.to_dict()},
         "attack_meta": _attack_meta(poisons),

@@ -20,11 +20,10 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 import torch
 from torch import nn
+from safetensors import safe_open
 from tqdm.auto import tqdm
 
 from .augment import AugmentConfig, augment
-from safetensors import safe_open
-
 from .checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .encoders import ENCODERS
 from .losses import nt_xent
