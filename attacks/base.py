@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from benchmark.registry import Registry, init_params
+from benchmark.core.registry import Registry, init_params
 
 ATTACKS = Registry("attack")
 
@@ -50,11 +50,18 @@ class Attack:
     version = "1"
     # True for attacks whose crafting is an optimisation worth storing (benchmark/poison_store.py).
     cache_poisons = False
+    # True for attacks that optimise against a clean surrogate encoder (``context.surrogate``); the
+    # dry-run planner cannot craft them without doing the work.
+    needs_surrogate = False
 
     def params(self) -> Dict[str, Any]:
         """JSON-serialisable parameters, recorded with every result: those of ``__init__``, read
         back from the attributes of the same name (an entry stores each under its own name)."""
         return init_params(self)
+
+    def meta(self, poisons: PoisonSet) -> Dict[str, Any]:
+        """What a record keeps of the attack's own bookkeeping on ``poisons`` (small JSON)."""
+        return dict(poisons.meta)
 
     def craft(self, targets: List[AttackTarget], rng: np.random.Generator,
               context: Optional[AttackContext] = None) -> PoisonSet:

@@ -18,7 +18,7 @@ from typing import List
 
 import numpy as np
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 from .base import Attack, AttackTarget, PoisonSet, register_attack
 

@@ -16,7 +16,7 @@ from typing import List, Sequence
 import numpy as np
 from PIL import Image
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 from .base import Attack, AttackTarget, PoisonSet, register_attack
 

@@ -14,13 +14,13 @@ target; tiers scale steps and restarts down (paper: 250 steps, 8 restarts).
 from __future__ import annotations
 
 import time
-from typing import List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from benchmark.ssl.losses import nt_xent
 
 from .base import Attack, AttackTarget, PoisonSet, register_attack
@@ -100,6 +100,12 @@ class WitchesBrew(Attack):
             raise BenchmarkError("witches_brew needs 0 < eps <= 1, steps >= 1, restarts >= 1, lr > 0")
         self.eps, self.steps, self.restarts, self.lr = float(eps), int(steps), int(restarts), float(lr)
 
+    def meta(self, poisons: PoisonSet) -> Dict[str, Any]:
+        """The brew's bookkeeping, each restart's matching-loss curve reduced to its first and last value."""
+        meta = dict(poisons.meta)
+        if "matching_loss" in meta:
+            meta["matching_loss"] = [[h[0], h[-1]] for h in meta["matching_loss"] if h]
+        return meta
 
     def craft(self, targets: List[AttackTarget], rng: np.random.Generator, context=None) -> PoisonSet:
         if context is None or getattr(context, "surrogate", None) is None:

@@ -35,13 +35,13 @@ from tqdm.auto import tqdm
 
 from .data import ImageDataset, load_split
 from .data.sources import stratified_indices
-from .errors import BenchmarkError, report
+from .core.errors import BenchmarkError, report
 from .evaluate import LinearProbe, ProbeConfig, extract_features
 from .ssl.augment import AugmentConfig, augment
 from .ssl.checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .ssl.simclr import Encoder, PretrainConfig, build_encoder, pretrain
-from .store import atomic_write_json, config_hash, file_sha256, images_sha256, read_json
-from .tiers import read_named_toml
+from .core.store import atomic_write_json, config_hash, default_cache_dir, file_sha256, images_sha256, read_json
+from .core.config import read_named_toml
 
 BACKBONE_DIR = Path(__file__).parent / "backbones"
 METHODS = ("supervised", "simclr")
@@ -203,7 +203,7 @@ def build(name_or_path: str, data_root: Optional[str], cache_dir: Path, out_dir:
     else:
         res = pretrain(ds.images, recipe.pretrain_config(), recipe.seed, device, workdir, progress,
                        desc="backbone (simclr)")
-        encoder, spent = res.encoder, {"wall": res.wall_seconds, "cpu": res.cpu_seconds, "note": "this process only"}
+        encoder, spent = res.encoder, {"wall": res.wall_seconds, "cpu": res.cpu_seconds}
     probe_train = load_split(recipe.dataset, "train", data_root=data_root, limit=recipe.exclude_limit)
     probe_test = load_split(recipe.dataset, "test", data_root=data_root)
     f_train, f_test = (extract_features(encoder, s.images, device) for s in (probe_train, probe_test))
@@ -223,7 +223,6 @@ def build(name_or_path: str, data_root: Optional[str], cache_dir: Path, out_dir:
 
 def main(argv=None) -> int:
     """python -m benchmark.backbone NAME --data-root DIR — build a committed backbone (resumable)."""
-    from .run import default_cache_dir  # why: run imports the runner, which imports this module
     p = argparse.ArgumentParser(prog="python -m benchmark.backbone", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", help=f"a recipe in {BACKBONE_DIR} (known: "

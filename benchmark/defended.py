@@ -1,7 +1,8 @@
 """Run a defense's hooks in stage order on an (unflagged) pre-training set — wiring only.
 
 pre (sanitise) → in (adjust config, pre-train) → post (repair on a clean subset) → downstream
-(adjust the probe) → the operating point the leaderboard reports, plus any curve points.
+(adjust the probe) → the operating point the leaderboard reports, plus any curve points. Only
+the declared stage's hooks are the defense's own (:func:`defenses.base.hook`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from defenses.base import Defense, Operating
-from .errors import BenchmarkError
-from .trainer import EncoderTrainer
+from defenses.base import Defense, Operating, hook
+from .core.errors import BenchmarkError
+from .core.protocols import Trainer
 
 
 @dataclass
@@ -30,7 +31,7 @@ class DefendedPipeline:
 
 def apply_sanitize(defense: Defense, images: np.ndarray, rng: np.random.Generator, trainer=None):
     """(images to pre-train on, keep-mask or None, sanitised?) — with the output's shape checked."""
-    out = defense.sanitize(images.copy(), rng, trainer)  # a copy: a mutation cannot leak back into the harness
+    out = hook(defense, "sanitize")(images.copy(), rng, trainer)  # a copy: a mutation cannot leak back into the harness
     if out is None:
         return images, None, False
     out = np.asarray(out)
@@ -45,7 +46,7 @@ def apply_sanitize(defense: Defense, images: np.ndarray, rng: np.random.Generato
 
 
 def run_defense(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray, pretrain: Dict[str, Any],
-                probe: Dict[str, Any], trainer: EncoderTrainer, seed: int) -> DefendedPipeline:
+                probe: Dict[str, Any], trainer: Trainer, seed: int) -> DefendedPipeline:
     """The defense's hooks in stage order (:func:`_run_hooks`); a hook that calls ``exit`` is a
     one-line error naming the defense, never a silent exit 0 of the harness."""
     try:
@@ -55,20 +56,20 @@ def run_defense(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray,
 
 
 def _run_hooks(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray, pretrain: Dict[str, Any],
-               probe: Dict[str, Any], trainer: EncoderTrainer, seed: int) -> DefendedPipeline:
+               probe: Dict[str, Any], trainer: Trainer, seed: int) -> DefendedPipeline:
     """``train_set`` = clean + poisons (what the encoder provider holds); ``clean_pool`` = the clean
     part, from which a post-processing defense's clean subset is drawn (the paper's assumption
     that the provider can collect that many clean images)."""
     kept, keep, sanitized = apply_sanitize(defense, train_set, np.random.default_rng([seed, 2]), trainer)
-    cfg = defense.adjust_pretrain(copy.deepcopy(pretrain))
-    trained = defense.pretrain(kept, cfg, trainer, np.random.default_rng([seed, 3]))
-    n_clean = int(defense.clean_subset_size(len(clean_pool)))
+    cfg = hook(defense, "adjust_pretrain")(copy.deepcopy(pretrain))
+    trained = hook(defense, "pretrain")(kept, cfg, trainer, np.random.default_rng([seed, 3]))
+    n_clean = int(hook(defense, "clean_subset_size")(len(clean_pool)))
     if n_clean > 0:
         if n_clean > len(clean_pool):
             raise BenchmarkError(f"defense {defense.name!r} asks for {n_clean} clean images, the set has {len(clean_pool)}")
         rng = np.random.default_rng([seed, 4])
         subset = clean_pool[np.sort(rng.choice(len(clean_pool), n_clean, replace=False))]
-        trained = [defense.post_process(t, subset, cfg, trainer, rng) for t in trained]
-    probe_cfg = defense.adjust_probe(copy.deepcopy(probe))
+        trained = [hook(defense, "post_process")(t, subset, cfg, trainer, rng) for t in trained]
+    probe_cfg = hook(defense, "adjust_probe")(copy.deepcopy(probe))
     return DefendedPipeline(defense.operating(trained, probe_cfg, len(kept)), defense.curves(trained, probe_cfg),
-                            keep, sanitized, len(kept), n_clean, defense.detection_stats())
+                            keep, sanitized, len(kept), n_clean, hook(defense, "detection_stats")())

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from .core.errors import BenchmarkError
 from .evaluate import LinearProbe, ProbeConfig, extract_features
 from .feature_store import FeatureStore
 
@@ -57,6 +58,8 @@ class FeatureMemo:
             def compute():
                 return extract_features(encoder, images, self.device)
             feats = self.store.get(getattr(member, "key", None), images, compute) if self.store else compute()
+            if not np.isfinite(feats).all():  # a diverged encoder must never reach a record
+                raise BenchmarkError(f"non-finite features from encoder {getattr(member, 'key', '?')} on {split_id}")
             self._store[key] = (encoder, feats)
         return self._store[key][1]
 

@@ -17,10 +17,10 @@ from typing import Dict, Optional
 import numpy as np
 from filelock import FileLock
 
-from .errors import BenchmarkError
+from .core.errors import BenchmarkError
 from .ssl.simclr import Encoder, PretrainConfig, load_encoder_checkpoint, pretrain, pretrain_image_passes
 from .backbone import resolve as resolve_backbone
-from .store import atomic_write_json, config_hash, file_sha256, images_sha256
+from .core.store import atomic_write_json, config_hash, file_sha256, images_sha256
 
 MANIFEST = "manifest.json"
 
@@ -114,6 +114,24 @@ class EncoderCache:
             return init.final_path
         return resolve_backbone(cfg.init).path if cfg.init else None
 
+    def _pretrain(self, images, cfg, seed, label, init, workdir: Path):
+        """Train or load; a stored checkpoint that fails to load for any reason (its checksum
+        recomputed around another payload, say) is discarded and the encoder retrained."""
+        def run():
+            return pretrain(images, cfg, seed, self.device, workdir, self.progress, desc=f"pre-train {label}",
+                            init=self.init_path(cfg, init))
+        if not (workdir / "final.safetensors").exists():
+            return run()
+        try:
+            return run()
+        except BenchmarkError:
+            raise
+        except Exception as exc:  # unreadable as a checkpoint of this config: retrain, as for a bad checksum
+            warnings.warn(f"encoder cache entry {workdir.name} does not load ({type(exc).__name__}); retraining it",
+                          stacklevel=3)
+            discard(workdir)
+            return run()
+
     def get(self, images: np.ndarray, cfg: PretrainConfig, seed: int, label: str = "encoder",
             init: Optional[CachedEncoder] = None) -> CachedEncoder:
         key = self.key(images, cfg, seed, init)
@@ -130,8 +148,7 @@ class EncoderCache:
                     warnings.warn(f"encoder cache entry {key} is corrupt or incomplete ({problem}); retraining it",
                                   stacklevel=2)
                     discard(workdir)
-            res = pretrain(images, cfg, seed, self.device, workdir, self.progress, desc=f"pre-train {label}",
-                           init=self.init_path(cfg, init))
+            res = self._pretrain(images, cfg, seed, label, init, workdir)
             if not res.from_cache or not (workdir / MANIFEST).exists():
                 write_manifest(workdir, {"key": key, "config": cfg.to_dict(), "seed": seed, "code": SSL_CODE_VERSION,
                                          "train_wall_seconds": None if res.from_cache else res.wall_seconds,

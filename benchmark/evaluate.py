@@ -1,6 +1,6 @@
 """Downstream evaluation (PoisonedEncoder paper §5.1): frozen encoder → features → one linear
 layer trained with Adam (lr 1e-3, batch 512, 100 epochs). Model wiring only; the metrics
-themselves are the pure functions of :mod:`benchmark.metrics`.
+themselves are the pure functions of :mod:`benchmark.core.metrics`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Dict
 import numpy as np
 import torch
 from torch import nn
+from torch.fx.experimental.optimization import fuse
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,6 @@ def inference_copy(encoder: nn.Module) -> nn.Module:
     to ~1e-8. Modules fx cannot trace are used as they are."""
     encoder.eval()
     try:
-        from torch.fx.experimental.optimization import fuse
         return fuse(copy.deepcopy(encoder))
     except Exception:  # not traceable (data-dependent control flow in a plugin's encoder)
         return encoder

@@ -12,13 +12,14 @@ from typing import Any, Dict, List, Optional
 
 from tqdm.auto import tqdm
 
-from defenses.plugins import load_plugins
-from .errors import BenchmarkError
+from .plugins import load_plugins
+from .core.errors import BenchmarkError
 from .grid import Grid, Job
+from .pipeline import load_data
+from .runner import run_cell
 
 
 def run_local(grid: Grid, options, progress: bool = True) -> List[Path]:
-    from .runner import load_data, run_cell
     data = load_data(grid.tier, options)  # loaded once for every job
     paths: Dict[Job, Path] = {}
     bar = tqdm(total=len(grid.jobs), desc=f"grid {grid.name}", disable=not progress, unit="job")
@@ -39,7 +40,6 @@ def run_local(grid: Grid, options, progress: bool = True) -> List[Path]:
 
 def _ray_job(tier: Dict[str, Any], job: Job, options) -> str:
     """Runs on a Ray worker: a fresh process, so plugins are loaded there too."""
-    from .runner import run_cell
     load_plugins()
     return str(run_cell(tier, job.attack, job.defense, job.seed, options, log=lambda *_: None))
 
@@ -48,7 +48,7 @@ def run_ray(grid: Grid, options, address: Optional[str] = None, num_cpus: Option
             progress: bool = True) -> List[Path]:
     """Submit every job with its declared resources; a GPU cluster runs the paper tier in parallel."""
     try:
-        import ray
+        import ray  # why: an optional extra (pip install -e '.[ray]'); local runs must not need it
     except ImportError as exc:
         raise BenchmarkError("--executor ray needs Ray: pip install -e '.[ray]'") from exc
     started = not ray.is_initialized()

@@ -11,19 +11,23 @@ the trend the paper reports instead of a number.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-import attacks
-import defenses
+import numpy as np
+
 from leaderboard.aggregate import paired_by_target, pooled_targets, target_cosines
-from .errors import BenchmarkError, report
-from .paper_numbers import TABLE1_ASR
-from .metrics import format_ci
+from .encoder_cache import EncoderCache
+from .core.errors import BenchmarkError, report
+from .core.metrics import detection_rates, format_ci
+from .core.paper_numbers import TABLE1_ASR
+from .pipeline import PlannedPoisons, changed_config, create_entries, load_config, load_data, run_pipeline
+from .runner import Options, run_cell
+from .core.store import atomic_write_bytes, default_cache_dir
+from .trainer import PlanningTrainer
 
 LAYOUT_SETS = {"1": ["target_top"], "2": ["reference_top"], "3": ["target_left"], "4": ["reference_left"],
                "1+2": ["target_top", "reference_top"], "1+2+3": ["target_top", "reference_top", "target_left"],
@@ -37,7 +41,6 @@ class Cell:
     changes: Dict[str, Any] = field(default_factory=dict)  # dotted path → value, applied to the tier
     paper: str = ""
     defense: str = "none"
-    targets_per_run: Optional[int] = None  # detection cells: keep only the seed's first N targets
 
 
 @dataclass
@@ -77,9 +80,10 @@ EXPERIMENTS: Dict[str, Experiment] = {
                              "ASR stays high down to ~0.6" if c == 1.0 else "") for c in (1.0, 0.8, 0.6)],
                        paired_with="crop_scale 1"),  # same targets and references: comparable target by target
     "fig9": Experiment("Fig. 9 — K-means detection (K = 100) against PoisonedEncoder's crop_scale", "detection",
-                       [Cell(f"crop_scale {c:g}, {'one target' if n == 1 else 'all targets'} per run",
-                             "poisoned_encoder", {"attack.poisoned_encoder.crop_scale": c}, p, "kmeans", n)
-                        for n in (None, 1)
+                       [Cell(f"crop_scale {c:g}, {'one target' if one else 'all targets'} per run",
+                             "poisoned_encoder", {"attack.poisoned_encoder.crop_scale": c,
+                                                  **({"threat.only_target": 0} if one else {})}, p, "kmeans")
+                        for one in (False, True)
                         for c, p in ((1.0, "FNR low: detected"), (0.8, "FNR close to 1"), (0.6, "FNR close to 1"))],
                        "Detection only: the defense's keep-mask on the poisoned set, with the same random streams "
                        "as a full `--defense kmeans` run (whose record carries the same FPR/FNR plus the ASR after "
@@ -98,27 +102,14 @@ EXPERIMENTS: Dict[str, Experiment] = {
 }
 
 
-def apply_changes(cfg: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any]:
-    out = copy.deepcopy(cfg)
-    for path, value in changes.items():
-        node = out
-        *parents, last = path.split(".")
-        for k in parents:
-            node = node.setdefault(k, {})
-        node[last] = value
-    return out
-
-
 def measure(name: str, cfg: Dict[str, Any], options, seeds: List[int], log=print) -> List[Tuple[Cell, Dict[str, Any]]]:
-    from .runner import load_data
-    from .tiers import validate
     exp = EXPERIMENTS[name]
     data = load_data(cfg, options)
-    cfgs = [validate(apply_changes(cfg, cell.changes)) for cell in exp.cells]
+    cfgs = [changed_config(cfg, cell.changes) for cell in exp.cells]
     if exp.metric == "detection":
         rows = []
         for cell, cell_cfg in zip(exp.cells, cfgs):
-            rates = [detection_trial(cell_cfg, cell.attack, cell.defense, s, data, cell.targets_per_run) for s in seeds]
+            rates = [detection_trial(cell_cfg, cell.attack, cell.defense, s, data, options) for s in seeds]
             rows.append((cell, {"fpr": [r[0] for r in rates], "fnr": [r[1] for r in rates]}))
         return rows
     paths = cell_records(exp.cells, cfgs, seeds, options, data, log)
@@ -140,7 +131,6 @@ def cell_records(cells: List[Cell], cfgs: List[Dict[str, Any]], seeds: List[int]
     """{(cell index, seed): record path}, running what is missing. A (cell, seed) that another
     process is computing is deferred to a second pass, so two `benchmark.experiment` processes on
     the same results directory split the cells instead of waiting on each other."""
-    from .runner import run_cell
     paths: Dict[Tuple[int, int], Path] = {}
     for wait in (False, True):
         for i, (cell, cell_cfg) in enumerate(zip(cells, cfgs)):
@@ -153,28 +143,16 @@ def cell_records(cells: List[Cell], cfgs: List[Dict[str, Any]], seeds: List[int]
 
 
 def detection_trial(cfg: Dict[str, Any], attack_name: str, defense_name: str, seed: int, data,
-                    targets_per_run: Optional[int] = None) -> Tuple[float, float]:
-    """(FPR, FNR) of a pre-processing defense's keep-mask on one seed's poisoned set — nothing
-    trained. ``targets_per_run`` keeps only the seed's first N targets (the paper's protocol: 1)."""
-    import dataclasses
-    import numpy as np
-    from .defended import apply_sanitize
-    from .metrics import detection_rates
-    from .runner import attack_targets, cell_threat
-    attack = attacks.create_attack(attack_name, **cfg.get("attack", {}).get(attack_name, {}))
-    defense = defenses.create_defense(defense_name, **cfg.get("defense", {}).get(defense_name, {}))
-    if getattr(attack, "needs_surrogate", False):
-        raise BenchmarkError(f"detection experiments do not brew surrogate-based attacks ({attack_name})")
-    n_clean = len(data.pretrain)
-    threat = cell_threat(cfg, data, seed)
-    if targets_per_run is not None:
-        threat = dataclasses.replace(threat, targets=threat.targets[:targets_per_run])
-    poisons = attack.craft(attack_targets(threat, data, n_clean), np.random.default_rng([seed, 1]))
-    train_set = np.concatenate([data.pretrain.images, poisons.images])
-    _, keep, _ = apply_sanitize(defense, train_set, np.random.default_rng([seed, 2]))  # run_defense's stream
-    if keep is None:
+                    options) -> Tuple[float, float]:
+    """(FPR, FNR) of a pre-processing defense's keep-mask on one seed's poisoned set: the cell
+    pipeline with the planning trainer (nothing trained), so the keep-mask is the one a full run
+    of the cell computes. Poison = positive."""
+    attack, defense = create_entries(cfg, attack_name, defense_name)
+    trainer = PlanningTrainer(EncoderCache(options.cache_dir, options.device, progress=False), seed, cfg["pretrain"])
+    run = run_pipeline(cfg, attack, defense, seed, data, trainer, PlannedPoisons())
+    if run.defended.keep is None:
         raise BenchmarkError(f"defense {defense_name!r} returns no keep-mask: nothing to score")
-    return detection_rates(keep, np.arange(len(train_set)) >= n_clean)
+    return detection_rates(run.defended.keep, np.arange(len(run.train_set)) >= len(data.pretrain))
 
 
 def _mean_range(values) -> str:
@@ -250,7 +228,6 @@ def render(name: str, tier: str, rows) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from .run import default_cache_dir
     p = argparse.ArgumentParser(prog="python -m benchmark.experiment", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", choices=sorted(EXPERIMENTS), help="which experiment")
@@ -267,12 +244,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = p.parse_args(argv)
     try:
-        from .runner import Options
-        from .store import atomic_write_bytes
-        from .tiers import load_tier
         if args.set and not args.tag:
             raise BenchmarkError("--set changes the tier: give --tag so the table does not overwrite the tier's own")
-        cfg = load_tier(args.tier, args.set)
+        cfg = load_config(args.tier, args.set)
         seeds = args.seeds if args.seeds is not None else cfg.get("run", {}).get("seeds", [0])
         if any(s < 0 for s in seeds):
             raise BenchmarkError("seeds must be non-negative integers")

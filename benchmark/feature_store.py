@@ -18,7 +18,7 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
-from .store import ChecksumMismatch, images_sha256, read_verified, write_verified
+from .core.store import ChecksumMismatch, images_sha256, read_verified, write_verified
 
 # Bump when extract_features changes what it returns (layout, eval mode, dtype).
 FEATURE_CODE_VERSION = "features-v2"  # v2: BatchNorm folded into convolutions

@@ -3,8 +3,9 @@
 A grid file (``benchmark/grids/<name>.toml``) names a tier and the attacks, defenses, seeds and
 per-job resources to run on it. Every (attack, defense, seed) is one job writing one record; the
 no-attack row is run once, undefended. :func:`plan` resolves every job against the caches
-without training anything: it crafts the poisons, runs the defense's hooks with a trainer that
-only computes the content-addressed keys of the encoders the job would ask for, and reports for
+without training anything: it runs the cell pipeline (:func:`benchmark.pipeline.run_pipeline`)
+with the planning trainer, which only computes the content-addressed keys of the encoders the
+job would ask for, and reports for
 each job whether its record and each of its encoders are cached, and the image-passes still to
 spend.
 """
@@ -13,19 +14,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-import numpy as np
-
 import attacks
 import defenses
-from attacks.base import PoisonSet
-from .conformance import StubTrained
-from .defended import run_defense
 from .encoder_cache import EncoderCache
-from .grid_spec import GRID_DIR, ORDER, Grid, Job, job_order, list_grids, read_grid
+from .core.grid_spec import GRID_DIR, ORDER, Grid, Job, job_order, list_grids, read_grid
+from .pipeline import ENTRY_REGISTRIES, PlannedPoisons, create_entries, load_data, run_pipeline
 from .poison_store import PoisonStore
-from .runner import attack_targets, cell_threat, load_data, record_path, surrogate_of
-from .ssl.simclr import PretrainConfig, pretrain_image_passes
-from .trainer import member_seed
+from .core.registry import check_entry_sections
+from .runner import record_path
+from .trainer import PlanningTrainer
 
 __all__ = ["GRID_DIR", "ORDER", "Grid", "Job", "format_plan", "job_order", "list_grids", "load_grid", "plan", "read_grid"]
 
@@ -37,30 +34,8 @@ def load_grid(name_or_path: str, overrides=()) -> Grid:
         attacks.ATTACKS.get(a)
     for d in grid.defenses:
         defenses.DEFENSES.get(d)
+    check_entry_sections(grid.tier, ENTRY_REGISTRIES)
     return grid
-
-
-class PlanningTrainer:
-    """Answers a defense's training requests with untrained stand-ins carrying the *real* cache
-    key, and notes whether that key is already trained."""
-
-    def __init__(self, cache, seed: int, base_pretrain: Dict[str, Any]):
-        self.cache, self.seed, self.base_pretrain = cache, seed, dict(base_pretrain)
-        self.requests: List[Dict[str, Any]] = []
-        self.image_passes = 0
-        self.encoders_trained = 0
-
-    def train(self, images, pretrain, *, init=None, label="defense", seed_offset=0):
-        cfg = PretrainConfig.from_dict(pretrain)
-        key = self.cache.key(images, cfg, member_seed(self.seed, seed_offset), init)
-        stub = StubTrained(images[:1], pretrain, key)
-        stub.key = key
-        stub.image_passes = pretrain_image_passes(len(images), cfg.epochs, cfg.batch_size)
-        cached = (self.cache.root / key / "final.safetensors").exists()
-        self.requests.append({"role": label, "key": key, "image_passes": stub.image_passes, "cached": cached})
-        self.image_passes += stub.image_passes
-        self.encoders_trained += 1
-        return stub
 
 
 def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
@@ -71,39 +46,23 @@ def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
     store = PoisonStore(options.cache_dir / "poisons")
     rows, seen = [], set()
     for job in grid.jobs:
-        threat = cell_threat(cfg, data, job.seed)
-        attack = attacks.create_attack(job.attack, **cfg.get("attack", {}).get(job.attack, {}))
-        defense = defenses.create_defense(job.defense, **cfg.get("defense", {}).get(job.defense, {}))
-        targets = attack_targets(threat, data, len(data.pretrain))
+        attack, defense = create_entries(cfg, job.attack, job.defense)
         trainer = PlanningTrainer(cache, job.seed, cfg["pretrain"])
-        clean = trainer.train(data.pretrain.images, cfg["pretrain"], label="clean")
-        if getattr(attack, "needs_surrogate", False):
-            # Its poisons exist only after brewing against the surrogate: the stored brew if there
-            # is one, else stand-ins of the right count (right cost; the poisoned encoders' keys are
-            # then unknown → "todo").
-            poisons = store.lookup(attack, targets, job.seed, surrogate_of(PretrainConfig.from_dict(cfg["pretrain"]),
-                                                                           None, clean.key)[1])
-            if poisons is None:
-                n = sum(t.n_poisons for t in targets)
-                poisons = PoisonSet(np.full((n, *data.pretrain.images.shape[1:]), job.seed % 251, np.uint8),
-                                    np.zeros(n, np.int64))
-        else:
-            poisons = attack.craft(targets, np.random.default_rng([job.seed, 1]))
-        train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
-        pipe = run_defense(defense, train_set, data.pretrain.images, cfg["pretrain"], cfg["probe"], trainer, job.seed)
-        clean_passes = trainer.requests[0]["image_passes"]
-        defended = (pipe.operating.image_passes if pipe.operating.image_passes is not None
-                    else sum(r["image_passes"] for r in trainer.requests[1:]))
+        run = run_pipeline(cfg, attack, defense, job.seed, data, trainer, PlannedPoisons(store))
+        encoders = [trainer.clean_request] + trainer.requests
+        defended = (run.defended.operating.image_passes if run.defended.operating.image_passes is not None
+                    else trainer.image_passes)
         todo = 0
-        for r in trainer.requests:
+        for r in encoders:
             if not r["cached"] and r["key"] not in seen:
                 todo += r["image_passes"]
             seen.add(r["key"])  # a later job reuses what an earlier one will train
         rows.append({"job": job, "record_cached": record_path(options, cfg, job.attack, job.defense, job.seed).exists(),
-                     "encoders": trainer.requests, "image_passes_to_spend": todo,
-                     "image_passes_needed": sum(r["image_passes"] for r in trainer.requests),
+                     "encoders": encoders, "image_passes_to_spend": todo,
+                     "image_passes_needed": sum(r["image_passes"] for r in encoders),
                      # the naive protocol: a fresh clean and defended pre-training per target (ASR trial)
-                     "naive_image_passes": max(1, len(threat.targets)) * (clean_passes + defended)})
+                     "naive_image_passes": max(1, len(run.threat.targets)) * (trainer.clean_request["image_passes"]
+                                                                               + defended)})
     return rows
 
 

@@ -28,7 +28,7 @@ from filelock import FileLock
 
 from attacks.base import PoisonSet
 
-from .store import ChecksumMismatch, config_hash, read_verified, update_with_array, write_verified
+from .core.store import ChecksumMismatch, config_hash, read_verified, update_with_array, write_verified
 
 POISON_CODE_VERSION = "poisons-v1"  # bump when the stored layout changes
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Dict, List, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from defenses.base import Operating
-from . import certification, metrics
+from .core import certification, metrics
 from .downstream import FeatureMemo, TaskPredictions, module_of, predict_task
-from .records import RECORD_SCHEMA, summarize_targets
-from .store import config_hash, machine_description, package_versions
-from .threat import ThreatSpec, evaluation_mask
+from .core.records import RECORD_SCHEMA, summarize_targets
+from .core.store import config_hash, machine_description, package_versions
+from .core.threat import ThreatSpec, evaluation_mask
 
 
 def _target_outcome(t, clean: TaskPredictions, defended: TaskPredictions, certify) -> Dict[str, Any]:
@@ -71,68 +72,110 @@ def evaluate(clean: Operating, defended: Operating, tasks, threat: ThreatSpec, s
     return out
 
 
-def _attack_meta(poisons) -> Dict[str, Any]:
-    """The attack's own bookkeeping, kept small: loss curves reduced to first and last value."""
-    meta = dict(getattr(poisons, "meta", {}) or {})
-    if "matching_loss" in meta:
-        meta["matching_loss"] = [[h[0], h[-1]] for h in meta["matching_loss"] if h]
-    return meta
+@dataclass
+class CellResult:
+    """Everything one computed cell knows; :func:`build_record` turns it into the record."""
+    cfg: Dict[str, Any]              # the tier, as run
+    resolved: Dict[str, Any]         # tier + the entries' parameters + seed: what the record's hash covers
+    grid_hash: str
+    attack: Any                      # the attack object (its name, and :meth:`meta` of its poisons)
+    defense: Any                     # the defense object
+    origin: str                      # "built-in" or where the defense's plugin came from
+    seed: int
+    run: Any                         # benchmark.pipeline.CellRun
+    trainer: Any                     # the trainer the defense used (its requests are the cell's cost)
+    results: Dict[str, Any]          # :func:`evaluate`'s output
+    timings: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
 
-def build_record(cfg, resolved, grid_hash: str, attack: str, defense: str, seed: int, threat: ThreatSpec,
-                 poisons, n_clean: int, keep: Optional[np.ndarray], results, timings, cost,
-                 defense_info: Optional[Dict[str, Any]] = None, detection: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    p = cfg["pretrain"]
-    tasks = results["tasks"]
-    shared = cfg["threat"].get("only_target", -1) < 0
+def _threat(r: CellResult, n_clean: int) -> Dict[str, Any]:
+    t, only = r.cfg["threat"], r.cfg["threat"].get("only_target", -1)
+    n_poisons = len(r.run.poisons)
+    return {"targets_per_task": t["targets_per_task"], "n_references": t["n_references"],
+            "poison_rate_per_target": t["poison_rate"],
+            "poisons_per_target": r.run.threat.poisons_per_target(n_clean) if n_poisons else 0,
+            "total_poisons": n_poisons,
+            "shared_pretraining_run": only < 0,
+            "note": ("all targets of all tasks share one poisoned pre-training run, each with its own "
+                     "poisons at the per-target rate") if only < 0 else
+                    f"one target per poisoned run: target {only} of the seed's draw",
+            "spec": r.run.threat.to_dict()}
+
+
+def _cost(r: CellResult) -> Dict[str, Any]:
+    clean, defended, trainer = r.run.clean, r.run.defended, r.trainer
+    passes = trainer.image_passes if defended.operating.image_passes is None else defended.operating.image_passes
+    undefended = clean.image_passes_for(len(r.run.train_set))
+    return {"pretrain_image_passes": passes, "clean_pretrain_image_passes": clean.image_passes,
+            "undefended_pretrain_image_passes": undefended,
+            "encoder_from_cache": all(getattr(e, "from_cache", True) for e in defended.operating.encoders),
+            # Every encoder this cell used, by cache key: what the grid's amortisation is computed from.
+            "encoders": [trainer.clean_request] + trainer.requests,
+            "stages": r.timings, "cost_multiple": passes / max(undefended, 1)}
+
+
+def _defense_info(r: CellResult) -> Dict[str, Any]:
+    d = r.run.defended
+    return {"version": r.defense.version, "authors": r.defense.authors, "origin": r.origin,
+            "train_size": d.train_size, "sanitized_inputs": d.sanitized_inputs, "clean_subset_size": d.clean_subset_size,
+            "encoders": len(d.operating.encoders), "encoders_requested": r.trainer.encoders_trained,
+            "probe": d.operating.probe}
+
+
+def build_record(r: CellResult) -> Dict[str, Any]:
+    cfg, p, run = r.cfg, r.cfg["pretrain"], r.run
+    n_clean = len(run.train_set) - len(run.poisons)
+    tasks, targets = r.results["tasks"], r.results["targets"]
+    info = _defense_info(r)
     record = {
         "schema": RECORD_SCHEMA,
-        "tier": cfg["tier"]["name"], "grid_hash": grid_hash,
+        "tier": cfg["tier"]["name"], "grid_hash": r.grid_hash,
         "pretrain_set": cfg["data"]["pretrain"]["name"], "n_clean_pretrain": n_clean,
         "encoder": f"{p['arch']}-w{p['width']}-b{''.join(map(str, p['blocks']))}", "ssl": "simclr",
-        "attack": attack, "defense": defense, "seed": seed,
-        "config": resolved, "config_hash": config_hash(resolved),
-        "threat": {
-            "targets_per_task": cfg["threat"]["targets_per_task"], "n_references": cfg["threat"]["n_references"],
-            "poison_rate_per_target": cfg["threat"]["poison_rate"],
-            "poisons_per_target": threat.poisons_per_target(n_clean) if len(poisons) else 0,
-            "total_poisons": len(poisons),
-            "shared_pretraining_run": shared,
-            "note": ("all targets of all tasks share one poisoned pre-training run, each with its own "
-                     "poisons at the per-target rate") if shared else
-                    f"one target per poisoned run: target {cfg['threat']['only_target']} of the seed's draw",
-            "spec": threat.to_dict()},
-        "attack_meta": _attack_meta(poisons),
-        "defense_info": defense_info or {},
-        "defense_meta": {k: str((defense_info or {}).get(k, "")) for k in ("version", "authors", "origin")},
+        "attack": r.attack.name, "defense": r.defense.name, "seed": r.seed,
+        "config": r.resolved, "config_hash": config_hash(r.resolved),
+        "threat": _threat(r, n_clean),
+        "attack_meta": r.attack.meta(run.poisons),
+        "defense_info": info,
+        "defense_meta": {k: str(info.get(k, "")) for k in ("version", "authors", "origin")},
         "tasks": tasks,
-        "targets": results["targets"],
-        "metrics": summarize_targets(results["targets"]),
+        "targets": targets,
+        "metrics": summarize_targets(targets),
         "mean_clean_accuracy": float(np.mean([t["clean_accuracy"] for t in tasks.values()])),
         "mean_poisoned_accuracy": float(np.mean([t["poisoned_accuracy"] for t in tasks.values()])),
-        "cost": dict(cost, stages=timings,
-                     cost_multiple=cost["pretrain_image_passes"] / max(cost["undefended_pretrain_image_passes"], 1)),
+        "cost": _cost(r),
         "versions": package_versions(), "machine": machine_description(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    _add_detection(record, run.defended, n_clean)
+    _add_certification(record, run, n_clean)
+    if r.results.get("curves"):
+        record["curves"] = r.results["curves"]
+    return record
+
+
+def _add_detection(record: Dict[str, Any], defended, n_clean: int) -> None:
+    keep, detection = defended.keep, defended.detection
     if keep is not None:
         record["kept_pretrain_images"] = int(np.sum(keep))
         fpr, fnr = metrics.detection_rates(keep, np.arange(len(keep)) >= n_clean)  # poisons follow the clean set
         record["detection"] = dict(detection or {}, fpr=fpr, fnr=fnr, flagged=int(len(keep) - np.sum(keep)))
     elif detection:
         record["detection"] = dict(detection)
-    certified = [t for t in results["targets"] if "certified_poisoning_size" in t]
-    if certified:
-        record["metrics"]["certified_fraction"] = metrics.certified_fraction(
-            [t["certified_poisoning_size"] for t in certified],
-            [t["poisoned_prediction"] == t["true_class"] for t in certified], max(len(poisons), 1))
-        record["metrics"]["median_certified_poisoning_size"] = float(np.median([t["certified_poisoning_size"] for t in certified]))
-        # What bagging would need: per target, the largest subsample size whose bound certifies this
-        # run's poisons per target under the votes observed (0: no subsample size would).
-        per_target = threat.poisons_per_target(n_clean) if len(poisons) else 0
-        for t in certified:
-            t["subsample_size_to_certify"] = certification.subsample_size_to_certify(*t["vote_bounds"], n_clean + len(poisons),
-                                                                                     per_target)
-    if results.get("curves"):
-        record["curves"] = results["curves"]
-    return record
+
+
+def _add_certification(record: Dict[str, Any], run, n_clean: int) -> None:
+    certified = [t for t in record["targets"] if "certified_poisoning_size" in t]
+    if not certified:
+        return
+    n_poisons = len(run.poisons)
+    record["metrics"]["certified_fraction"] = metrics.certified_fraction(
+        [t["certified_poisoning_size"] for t in certified],
+        [t["poisoned_prediction"] == t["true_class"] for t in certified], max(n_poisons, 1))
+    record["metrics"]["median_certified_poisoning_size"] = float(np.median([t["certified_poisoning_size"] for t in certified]))
+    # What bagging would need: per target, the largest subsample size whose bound certifies this
+    # run's poisons per target under the votes observed (0: no subsample size would).
+    per_target = run.threat.poisons_per_target(n_clean) if n_poisons else 0
+    for t in certified:
+        t["subsample_size_to_certify"] = certification.subsample_size_to_certify(*t["vote_bounds"], n_clean + n_poisons,
+                                                                                 per_target)

@@ -8,22 +8,25 @@ every cell that trains on the same data with the same config.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import List, Optional
 
+import torch
+from tqdm.auto import tqdm
+
 import attacks
 import defenses
-from defenses.plugins import failures, load_plugins, require_loaded
+from .plugins import failures, load_plugins, require_loaded
 from leaderboard.build import load_records, render_markdown
-from .errors import BenchmarkError, report
-from .tiers import list_tiers
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "cl-poisonbench"
+from . import executors
+from .core.errors import BenchmarkError, report
+from .grid import format_plan, load_grid, plan
+from .pipeline import load_config, load_data
+from .core.records import grid_hash
+from .runner import Options, run_cell
+from .core.store import default_cache_dir
+from .core.config import list_tiers
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -49,7 +52,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                    help=f"encoder checkpoint cache (default: {default_cache_dir()})")
     p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda[:N]")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a tier value, e.g. --set pretrain.epochs=40 (repeatable; JSON values)")
+                   help="override a tier value, e.g. --set pretrain.epochs=40 or --set defense.bagging.alpha=0.01 (an entry's __init__ parameter); repeatable; JSON values")
     p.add_argument("--grid", default=None, metavar="NAME",
                    help="run a whole grid file (benchmark/grids/NAME.toml or a path) instead of --tier/--attack/"
                         "--defense/--seeds; --set still overrides its tier")
@@ -81,34 +84,24 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
-    from .runner import Options, load_data, run_cell
-    from .tiers import load_tier
-
     if args.grid is not None:
         return _run_grid(args)
     if args.dry_run or args.executor != "local":
         raise BenchmarkError("--dry-run and --executor apply to --grid runs")
-    cfg = load_tier(args.tier, args.overrides)
+    cfg = load_config(args.tier, args.overrides)
     for name in args.attack:
         attacks.ATTACKS.get(name)  # unknown names fail before any work
     defenses.DEFENSES.get(args.defense)
     seeds = args.seeds if args.seeds is not None else cfg.get("run", {}).get("seeds", [0])
     if any(s < 0 for s in seeds):
         raise BenchmarkError("seeds must be non-negative integers")
-    if args.data_root is not None and not Path(args.data_root).is_dir():
-        raise BenchmarkError(f"--data-root {args.data_root} is not a directory")
     if args.device.startswith("cuda"):
-        import torch
         if not torch.cuda.is_available():
             raise BenchmarkError(f"--device {args.device}: no CUDA device available")
     if args.threads is not None:
-        import torch
         torch.set_num_threads(args.threads)
 
-    options = Options(args.data_root, args.download_root, args.cache_dir or default_cache_dir(),
-                      args.results_dir, args.device, not args.no_progress)
+    options = _options(args)
     data = load_data(cfg, options)  # load once, validate before training anything
     cells = [(a, s) for s in seeds for a in args.attack]
     bar = tqdm(cells, desc=f"{cfg['tier']['name']} cells", disable=args.no_progress, unit="cell")
@@ -116,7 +109,6 @@ def _run(args: argparse.Namespace) -> int:
         bar.set_postfix(attack=attack, seed=seed)
         run_cell(cfg, attack, args.defense, seed, options, data=data, log=tqdm.write)
     if not args.no_leaderboard:
-        from .runner import grid_hash
         mine = [r for r in load_records(args.results_dir)
                 if r["tier"] == cfg["tier"]["name"] and r["grid_hash"] == grid_hash(cfg)]
         print(render_markdown(mine, title=None, figures=False))
@@ -124,24 +116,23 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace):
-    from .runner import Options
+    """Runner options, every directory checked before any work: one line for each unusable one."""
     if args.data_root is not None and not Path(args.data_root).is_dir():
         raise BenchmarkError(f"--data-root {args.data_root} is not a directory")
+    for flag, path in (("--results-dir", args.results_dir), ("--cache-dir", args.cache_dir or default_cache_dir())):
+        if Path(path).exists() and not Path(path).is_dir():
+            raise BenchmarkError(f"{flag} {path} exists and is not a directory")
     return Options(args.data_root, args.download_root, args.cache_dir or default_cache_dir(),
                    args.results_dir, args.device, not args.no_progress)
 
 
 def _run_grid(args: argparse.Namespace) -> int:
-    from . import executors
-    from .grid import format_plan, load_grid, plan
-
     grid = load_grid(args.grid, args.overrides)
     options = _options(args)
     if args.dry_run:
         print(format_plan(grid, plan(grid, options)))
         return 0
     if args.threads is not None:
-        import torch
         torch.set_num_threads(args.threads)
     if args.executor == "ray":
         paths = executors.run_ray(grid, options, args.address, args.ray_cpus, not args.no_progress)

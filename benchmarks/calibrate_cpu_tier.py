@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.metrics import format_ci
-from benchmark.run import default_cache_dir
-from benchmark.runner import Options, grid_hash, run_cell
-from benchmark.tiers import load_tier
+from benchmark.core.metrics import format_ci
+from benchmark.core.store import default_cache_dir
+from benchmark.core.records import grid_hash
+from benchmark.runner import Options, run_cell
+from benchmark.pipeline import load_config
 from leaderboard.aggregate import pooled_targets
 
 CONTINUED = {
@@ -45,6 +46,12 @@ CONTINUED = {
                  "c10k-e10 continued 4x as long, all stages (its checkpoints give the epoch axis)"),
     "diag-c5k-e10-f2-r10": (["pretrain.frozen_stages=2", "threat.poison_rate=0.1", "threat.targets_per_task=1"],
                             "DIAGNOSTIC, not a tier candidate: 10% per target (500 poisons) — does the mechanism act at all?"),
+    "diag-c5k-e10-r10": (["threat.poison_rate=0.1", "threat.targets_per_task=1"],
+                         "DIAGNOSTIC, not a tier candidate: 10% per target, all stages train — does the mechanism act at all?"),
+    "c10k-e10-lr3e-3": (["data.pretrain.limit=10000", "pretrain.lr=3e-3"], "c10k-e10, a more plastic continuation"),
+    "c10k-e10-lr1e-4": (["data.pretrain.limit=10000", "pretrain.lr=1e-4"], "c10k-e10, a gentler continuation"),
+    "c10k-e10-b64": (["data.pretrain.limit=10000", "pretrain.batch_size=64"],
+                     "c10k-e10 at batch 64: 4x the steps, ~0.6 same-target poisons per batch instead of 2.6"),
 }
 
 CONFIGS = {
@@ -89,14 +96,14 @@ def main() -> None:
     output = args.output or Path("benchmarks/results") / ("calibration.md" if args.tier == "cpu" else f"calibration_{args.tier}.md")
 
     for name in names:
-        cfg = load_tier(args.tier, configs[name][0])
+        cfg = load_config(args.tier, configs[name][0])
         opts = Options(args.data_root, None, args.cache_dir, args.results_dir / name, "cpu", not args.no_progress)
         for seed in args.seeds:
             run_cell(cfg, "poisoned_encoder", "none", seed, opts)
         print(table_row(name, configs[name][1], records_of(args.results_dir / name, cfg)), flush=True)
     # The table holds every configuration with records, run now or earlier: calibration spans sessions.
     rows = [table_row(n, why, recs) for n, (sets, why) in configs.items()
-            if (recs := records_of(args.results_dir / n, load_tier(args.tier, sets)))]
+            if (recs := records_of(args.results_dir / n, load_config(args.tier, sets)))]
     output.parent.mkdir(parents=True, exist_ok=True)
     # Prose written by hand below the NOTES marker (readings, commands) survives a regenerated table.
     notes = output.read_text().split(NOTES, 1)[1] if output.exists() and NOTES in output.read_text() else "\n"

@@ -14,45 +14,23 @@ error, not a silent retraining).
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-import numpy as np
 
-import attacks
-from benchmark.encoder_cache import EncoderCache
-from benchmark.errors import BenchmarkError, report
+from benchmark.core.errors import BenchmarkError, report
+from benchmark.core.metrics import format_ci
 from benchmark.feature_store import FeatureStore
-from benchmark.metrics import format_ci
 from benchmark.report import evaluate, summarize_targets
-from benchmark.run import default_cache_dir
-from benchmark.runner import Options, attack_targets, cell_threat, load_data
-from benchmark.ssl.simclr import PretrainConfig
-from benchmark.tiers import load_tier
+from benchmark.runner import Options
+from cached_cell import analysis_inputs, analysis_parser, cached_cell
 from defenses.base import Operating
 
 
-def cached(cache: EncoderCache, images: np.ndarray, cfg: PretrainConfig, seed: int, role: str):
-    """The finished encoder from the cache; refuses to train one."""
-    key = cache.key(images, cfg, seed)
-    if not (cache.root / key / "final.safetensors").exists():
-        raise BenchmarkError(f"the {role} continuation (key {key}) is not in the cache: run the cell first")
-    return cache.get(images, cfg, seed, role)
-
-
 def epoch_rows(cfg: dict, seed: int, options: Options) -> list:
-    data = load_data(cfg, options)
-    threat = cell_threat(cfg, data, seed)
-    attack = attacks.create_attack("poisoned_encoder", **cfg.get("attack", {}).get("poisoned_encoder", {}))
-    # The runner's own random stream for crafting, so these are the cell's poisons.
-    poisons = attack.craft(attack_targets(threat, data, len(data.pretrain)), np.random.default_rng([seed, 1]))
-    pcfg = PretrainConfig.from_dict(cfg["pretrain"])
-    cache = EncoderCache(options.cache_dir, options.device, progress=False)
-    clean = cached(cache, data.pretrain.images, pcfg, seed, "clean")
-    poisoned = cached(cache, np.concatenate([data.pretrain.images, poisons.images]), pcfg, seed, "poisoned")
+    cell = cached_cell(cfg, "poisoned_encoder", seed, options)
+    data, threat, clean, poisoned = cell.data, cell.run.threat, cell.clean, cell.poisoned
     rows = []
-    for epoch in sorted(set(pcfg.checkpoint_epochs) | {pcfg.epochs}):
+    for epoch in sorted(set(clean.cfg.checkpoint_epochs) | {clean.cfg.epochs}):
         probe = dict(cfg["probe"])
         out = evaluate(Operating([clean.at_epoch(epoch)], probe), Operating([poisoned.at_epoch(epoch)], probe),
                        data.tasks, threat, seed, options.device, False, (), FeatureStore(options.cache_dir / "features"))
@@ -67,18 +45,10 @@ def epoch_rows(cfg: dict, seed: int, options: Options) -> list:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-root", required=True, metavar="DIR")
-    p.add_argument("--tier", default="cpu_continued")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="tier overrides (repeatable)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cache-dir", type=Path, default=default_cache_dir())
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--output", type=Path, default=None, help="also write the table to this markdown file")
-    args = p.parse_args(argv)
+    args = analysis_parser(__doc__).parse_args(argv)
     try:
-        cfg = load_tier(args.tier, args.set)
-        rows = epoch_rows(cfg, args.seed, Options(args.data_root, None, args.cache_dir, Path("."), args.device, False))
+        cfg, options = analysis_inputs(args)
+        rows = epoch_rows(cfg, args.seed, options)
     except BenchmarkError as exc:
         return report(exc)
     table = ("| epoch | targets | ASR [95% CI] | clean ASR [95% CI] | McNemar p (gained/lost) | flips | CA/PA per task "

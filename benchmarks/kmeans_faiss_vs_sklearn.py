@@ -14,9 +14,16 @@ dataset stands in. Results: results/kmeans_faiss_vs_sklearn.md.
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+
+from benchmark.encoder_cache import EncoderCache
+from benchmark.pipeline import PlannedPoisons, create_entries, load_config, load_data, run_pipeline
+from benchmark.runner import Options
+from benchmark.trainer import PlanningTrainer
 
 
 def inertia(x: np.ndarray, assign: np.ndarray) -> float:
@@ -34,18 +41,13 @@ def sklearn_assign(x: np.ndarray, k: int, niter: int, seed: int) -> np.ndarray:
 
 
 def poisoned_matrix(tier: str, data_root, seed: int):
-    import attacks
-    from benchmark.runner import Options, attack_targets, load_data
-    from benchmark.threat import draw_threat
-    from benchmark.tiers import load_tier
-    cfg = load_tier(tier, [])
-    data = load_data(cfg, Options(data_root=data_root))
-    t = cfg["threat"]
-    threat = draw_threat({n: s["test"].labels for n, s in data.tasks.items()}, t["targets_per_task"],
-                         t["n_references"], t["poison_rate"], np.random.default_rng(seed))
-    attack = attacks.create_attack("poisoned_encoder", **cfg.get("attack", {}).get("poisoned_encoder", {}))
-    poisons = attack.craft(attack_targets(threat, data, len(data.pretrain)), np.random.default_rng([seed, 1]))
-    images = np.concatenate([data.pretrain.images, poisons.images])
+    """The pixel matrix the kmeans defense clusters: the cell pipeline's poisoned set (nothing trained)."""
+    cfg = load_config(tier)
+    options = Options(data_root=data_root, cache_dir=Path(tempfile.gettempdir()) / "cl-poisonbench-plan")
+    data = load_data(cfg, options)
+    attack, defense = create_entries(cfg, "poisoned_encoder", "none")
+    trainer = PlanningTrainer(EncoderCache(options.cache_dir, progress=False), seed, cfg["pretrain"])
+    images = run_pipeline(cfg, attack, defense, seed, data, trainer, PlannedPoisons()).train_set
     is_poison = np.arange(len(images)) >= len(data.pretrain)
     return images.reshape(len(images), -1).astype(np.float32) / 255.0, is_poison
 
@@ -59,7 +61,7 @@ def main(argv=None) -> None:
     ap.add_argument("--niter", type=int, default=20, help="Lloyd iterations for both (default: 20)")
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats, best kept (default: 3)")
     args = ap.parse_args(argv)
-    from benchmark.metrics import detection_rates
+    from benchmark.core.metrics import detection_rates
     from defenses.kmeans import kmeans_assign, tightest_clusters
 
     x, is_poison = poisoned_matrix(args.tier, args.data_root, args.seed)

@@ -5,7 +5,7 @@ M base encoders, each pre-trained on its own random subsample of k inputs drawn 
 from the (possibly poisoned) pre-training set; a linear downstream classifier per base encoder;
 the ensemble predicts the majority vote. A poison reaches only the base encoders whose subsample
 contains it, so with k ≪ n most base encoders never see it, and the vote is provably unchanged by
-up to the certified poisoning size of inserted inputs (``benchmark.certification``).
+up to the certified poisoning size of inserted inputs (``benchmark.core.certification``).
 
 Paper: k = 500, M = 100 (and base encoders trained like the full one). Tier files set what a
 tier can afford and say why.
@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 from .base import Defense, Operating, register_defense
 

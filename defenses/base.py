@@ -10,8 +10,9 @@ Stages (PoisonedEncoder paper §6):
   pre-training set whose size the defense declares in :meth:`Defense.clean_subset_size`;
 - ``downstream`` — :meth:`Defense.adjust_probe` changes how the downstream classifier is trained.
 
-The harness calls every hook in that order; the base implementations change nothing, so a
-defense overrides only its own. :meth:`Defense.operating` says how the result is used downstream
+The harness calls the hooks in that order — the defense's own for its declared ``stage``, the base
+implementations (which change nothing) for every other stage (:func:`hook`); a hook overridden
+outside its stage is a conformance failure (:func:`hooks_outside_stage`). :meth:`Defense.operating` says how the result is used downstream
 (one encoder or a voting ensemble); :meth:`Defense.curves` may name extra operating points (e.g.
 other epochs) the harness evaluates into the record for plots.
 
@@ -27,10 +28,13 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from benchmark.registry import Registry, init_params
+from benchmark.core.registry import Registry, init_params
 
 DEFENSES = Registry("defense")
 STAGES = ("none", "pre", "in", "post", "downstream")
+# The stage that owns each hook; ``operating`` and ``curves`` belong to every stage.
+HOOK_STAGES = {"sanitize": "pre", "detection_stats": "pre", "adjust_pretrain": "in", "pretrain": "in",
+               "clean_subset_size": "post", "post_process": "post", "adjust_probe": "downstream"}
 
 
 @dataclass
@@ -97,6 +101,17 @@ class Defense:
     def curves(self, trained: List[Any], probe: Dict[str, Any]) -> List[Operating]:
         """Other operating points (each with a ``label``) evaluated into the record's curves."""
         return []
+
+
+def hooks_outside_stage(defense: Defense) -> List[str]:
+    """The hooks ``defense`` overrides that belong to another stage than its declared one."""
+    cls = type(defense)
+    return [h for h, stage in HOOK_STAGES.items() if getattr(cls, h) is not getattr(Defense, h) and stage != defense.stage]
+
+
+def hook(defense: Defense, name: str):
+    """The hook the harness calls: the defense's own when its stage owns ``name``, else the base one."""
+    return getattr(defense, name) if HOOK_STAGES[name] == defense.stage else getattr(Defense, name).__get__(defense)
 
 
 def register_defense(name: str):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, Optional, Sequence
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 from .base import Defense, Operating, register_defense
 

@@ -7,8 +7,8 @@ from typing import Any, Dict, List
 import numpy as np
 import pandas as pd
 
-from benchmark.metrics import dropped_ratio, paired_shift_ci95
-from benchmark.records import summarize_targets
+from benchmark.core.metrics import dropped_ratio, paired_shift_ci95
+from benchmark.core.records import summarize_targets
 
 GROUP = ["tier", "grid_hash", "pretrain_set", "encoder", "attack", "defense"]
 

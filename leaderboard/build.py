@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import jsonschema
 from tabulate import tabulate
 
-from benchmark.errors import BenchmarkError, report
-from benchmark.metrics import format_ci
-from benchmark.records import RECORD_SCHEMA, grid_hash
-from benchmark.store import atomic_write_bytes
+from benchmark.core.errors import BenchmarkError, report
+from benchmark.core.metrics import format_ci
+from benchmark.core.records import RECORD_SCHEMA, grid_hash
+from benchmark.core.store import atomic_write_bytes
 
 from . import plot
 from .aggregate import amortisation, compute_hours, pareto_ranks, summary_table, task_table
@@ -29,7 +30,6 @@ SCHEMA_PATH = Path(__file__).with_name("record.schema.json")
 
 def validate_record(rec: Any, where: str = "record") -> None:
     """One-line refusal of a record that does not follow ``record.schema.json``."""
-    import jsonschema
     if not isinstance(rec, dict) or rec.get("schema") != RECORD_SCHEMA:
         found = rec.get("schema") if isinstance(rec, dict) else type(rec).__name__
         raise BenchmarkError(f"{where}: not a {RECORD_SCHEMA} record (schema: {found!r})")
@@ -149,6 +149,22 @@ def grid_cost_line(records: List[Dict[str, Any]]) -> str:
             "once (jobs sometimes shared the cores, so wall time overstates an idle machine's).\n")
 
 
+ATTACK_HEADERS = ["rank", "defense", "seeds", "targets", "ASR [95% CI]", "clean ASR [95% CI]", "flips", "CA", "PA",
+                  "CA−PA", "dropped", "FPR / FNR", "certified", "cos(t, refs) clean → poisoned", "cost"]
+
+
+def attack_table(rows_of_attack, attack: str, cov) -> str:
+    """One attack's rows, ranked, with a pending row per declared defense that has no record."""
+    seeds = lambda d, k: f"{k}/{cov[(attack, d)][1]}" if (attack, d) in cov else str(k)
+    rows = [[r.rank, r.defense, seeds(r.defense, r.seeds), r.targets, format_ci(r.asr, r.asr_ci),
+             format_ci(r.clean_asr, r.clean_asr_ci),
+             f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
+             f"{r.utility_loss:+.3f}", f"{r.dropped_ratio:+.3f}", _rates(r.fpr, r.fnr), _opt(r.certified_fraction),
+             f"{r.clean_outer:.3f} → {r.outer:.3f}", f"{r.cost_multiple:.2f}×"] for r in ranked(rows_of_attack).itertuples()]
+    rows += [["·", d, f"0/{n}", "·", "pending"] + ["·"] * 10 for (a, d), (k, n) in cov.items() if a == attack and k == 0]
+    return tabulate(rows, headers=ATTACK_HEADERS, tablefmt="github", disable_numparse=True)
+
+
 def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-PoisonBench leaderboard",
                     figures: bool = True) -> str:
     """The board as markdown; ``figures=False`` leaves out the image links (a terminal print, where
@@ -178,21 +194,7 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
         declared = declared_grid(tier, grid)
         cov = coverage(mine, declared.jobs) if declared else {}
         for attack in sorted(set(grp.attack) | {a for a, _ in cov}):
-            out.append(f"### Attack `{attack}`\n")
-            rows_of = ranked(grp[grp.attack == attack])
-            seeds = lambda d, k: f"{k}/{cov[(attack, d)][1]}" if (attack, d) in cov else str(k)
-            rows = [[r.rank, r.defense, seeds(r.defense, r.seeds), r.targets, format_ci(r.asr, r.asr_ci),
-                     format_ci(r.clean_asr, r.clean_asr_ci),
-                     f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
-                     f"{r.utility_loss:+.3f}", f"{r.dropped_ratio:+.3f}", _rates(r.fpr, r.fnr), _opt(r.certified_fraction),
-                     f"{r.clean_outer:.3f} → {r.outer:.3f}", f"{r.cost_multiple:.2f}×"] for r in rows_of.itertuples()]
-            rows += [["·", d, f"0/{n}", "·", "pending"] + ["·"] * 10 for (a, d), (k, n) in cov.items()
-                     if a == attack and k == 0]
-            out.append(tabulate(rows, headers=["rank", "defense", "seeds", "targets", "ASR [95% CI]", "clean ASR [95% CI]",
-                                               "flips", "CA", "PA", "CA−PA", "dropped", "FPR / FNR", "certified",
-                                               "cos(t, refs) clean → poisoned", "cost"],
-                                tablefmt="github", disable_numparse=True))
-            out.append("")
+            out += [f"### Attack `{attack}`\n", attack_table(grp[grp.attack == attack], attack, cov), ""]
         if figures and (grp.attack != "none").any():
             out.append(f"![ASR against utility loss, Pareto front](figures/{tier}-{grid}-asr_vs_utility.png)\n")
         if figures and any(r.get("curves") for r in records if r["tier"] == tier and r["grid_hash"] == grid):

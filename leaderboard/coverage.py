@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from benchmark.errors import BenchmarkError
-from benchmark.grid_spec import list_grids, read_grid
-from benchmark.records import grid_hash as hash_of
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.grid_spec import list_grids, read_grid
+from benchmark.core.records import grid_hash as hash_of
 
 Cell = Tuple[str, str]  # (attack, defense)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from benchmark.certification import min_unanimous_votes
-from benchmark.metrics import format_ci
-from benchmark.paper_numbers import TABLE1_ASR
+from benchmark.core.certification import min_unanimous_votes
+from benchmark.core.metrics import format_ci
+from benchmark.core.paper_numbers import TABLE1_ASR
+from .aggregate import early_stopping_table, paired_cosine
 
 PAPER_ATTACKS = TABLE1_ASR  # Table 1, CIFAR-10 pre-training: STL10 / Facemask / EuroSAT downstream
 PAPER_DEFENSES = {  # §6, against PoisonedEncoder, CIFAR-10 pre-training
@@ -59,7 +60,6 @@ def attack_sentence(frame) -> str:
 def cosine_sentence(records: List[Dict]) -> str:
     """Table 2's outer objective, compared target by target: PoisonedEncoder's undefended encoder
     against each baseline's on the targets both saw (empty until both rows exist)."""
-    from .aggregate import paired_cosine
     parts = []
     for other in ("icp", "witches_brew"):
         got = paired_cosine(records, "poisoned_encoder", other)
@@ -75,7 +75,6 @@ def cosine_sentence(records: List[Dict]) -> str:
 
 def curve_sentence(records: List[Dict], attack: str = "poisoned_encoder") -> str:
     """Fig. 10's two axes read off the early-stopping records' curves (pooled over seeds)."""
-    from .aggregate import early_stopping_table
     df = early_stopping_table([r for r in records if r["attack"] == attack and r["defense"] == "early_stopping"])
     parts = []
     for axis, name in (("pretrain_epochs", "pre-training epochs"), ("probe_epochs", "downstream epochs")):
@@ -107,7 +106,7 @@ def defense_sentences(frame, records: List[Dict] = ()) -> List[str]:
 
 def bagging_sentence(records: List[Dict], certified_fraction: float) -> str:
     """The ensemble's size beside the paper's, and the fewest votes a certificate needs on each task
-    (Jia et al.'s Clopper–Pearson bound; :func:`benchmark.certification.min_unanimous_votes`)."""
+    (Jia et al.'s Clopper–Pearson bound; :func:`benchmark.core.certification.min_unanimous_votes`)."""
     mine = [x for x in records if x["attack"] == "poisoned_encoder" and x["defense"] == "bagging"]
     if not mine:
         return ""

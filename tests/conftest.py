@@ -22,5 +22,5 @@ def smoke_cache(tmp_path_factory) -> Path:
 
 def pytest_configure(config):
     # Submissions join the registry before collection, so registry-parametrized tests check them too.
-    from defenses.plugins import load_plugins
+    from benchmark.plugins import load_plugins
     load_plugins()

@@ -8,9 +8,9 @@ from benchmark import backbone
 from benchmark.data import load_split
 from benchmark.data.sources import stratified_indices, stratified_subset
 from benchmark.encoder_cache import EncoderCache
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from benchmark.ssl.simclr import PretrainConfig, SimCLRModel, build_encoder, frozen_modules, load_init, pretrain
-from benchmark.tiers import load_tier
+from benchmark.core.config import load_tier
 
 RECIPE = """[backbone]
 method = "supervised"

@@ -70,6 +70,6 @@ def test_witches_brew_matching_loss_decreases():
 
 
 def test_witches_brew_refuses_to_run_without_surrogate():
-    from benchmark.errors import BenchmarkError
+    from benchmark.core.errors import BenchmarkError
     with pytest.raises(BenchmarkError, match="surrogate"):
         WitchesBrew(steps=1, restarts=1).craft([_target()], np.random.default_rng(0))

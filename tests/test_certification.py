@@ -2,8 +2,8 @@
 import pytest
 from scipy.stats import beta
 
-from benchmark import certification
-from benchmark.certification import (certified_poisoning_size, clopper_pearson_bounds, is_certified,
+from benchmark.core import certification
+from benchmark.core.certification import (certified_poisoning_size, clopper_pearson_bounds, is_certified,
                                      min_unanimous_votes)
 
 

@@ -9,7 +9,7 @@ from benchmark.data import load_split
 from benchmark.data.image_folder import load_image_folder
 from benchmark.data.sources import stratified_subset
 from benchmark.data.synthetic import load_synthetic
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 
 def _jpeg(colour, size=32):

@@ -9,10 +9,10 @@ import pytest
 import defenses
 from attacks.poisoned_encoder import PoisonedEncoder
 from attacks.base import AttackTarget
-from benchmark import metrics
+from benchmark.core import metrics
 from benchmark.defended import apply_sanitize
 from benchmark.downstream import majority_vote, vote_counts
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from benchmark.run import main
 from defenses.bagging import bootstrap_subsamples
 from defenses.kmeans import duplicate_mask, mean_pairwise_distance, tightest_clusters
@@ -78,6 +78,7 @@ def test_kmeans_cropped_poisons_are_not_duplicates():
 def test_sanitize_output_shape_is_checked():
     class Bad(defenses.Defense):
         name = "bad"
+        stage = "pre"
         def sanitize(self, images, rng, trainer=None):
             return np.ones(3, bool)
     with pytest.raises(BenchmarkError, match="bool mask"):

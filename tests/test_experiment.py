@@ -4,7 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.experiment import EXPERIMENTS, LAYOUT_SETS, apply_changes, render
+from benchmark.core.errors import BenchmarkError
+from benchmark.experiment import EXPERIMENTS, LAYOUT_SETS, render
+from benchmark.pipeline import changed_config
+from benchmark.core.config import load_tier, with_changes
 
 
 def test_every_experiment_names_cells_with_registered_attacks():
@@ -17,11 +20,15 @@ def test_every_experiment_names_cells_with_registered_attacks():
     assert LAYOUT_SETS["1+2+3+4"] == ["target_top", "reference_top", "target_left", "reference_left"]
 
 
-def test_apply_changes_creates_sections_without_touching_the_input():
-    cfg = {"threat": {"n_references": 50}}
-    out = apply_changes(cfg, {"threat.n_references": 10, "attack.poisoned_encoder.crop_scale": 0.8})
-    assert out == {"threat": {"n_references": 10}, "attack": {"poisoned_encoder": {"crop_scale": 0.8}}}
-    assert cfg == {"threat": {"n_references": 50}}
+def test_cell_changes_follow_the_one_override_rule_without_touching_the_input():
+    cfg = load_tier("smoke")
+    out = changed_config(cfg, {"threat.n_references": 10, "attack.poisoned_encoder.crop_scale": 0.8})
+    assert out["threat"]["n_references"] == 10 and out["attack"]["poisoned_encoder"] == {"crop_scale": 0.8}
+    assert cfg == load_tier("smoke")
+    with pytest.raises(BenchmarkError, match="unknown key"):
+        with_changes(cfg, {"threat.n_refs": 10})  # a typo in a tier section fails, as --set does
+    with pytest.raises(BenchmarkError, match="no parameter crop_scal"):
+        changed_config(cfg, {"attack.poisoned_encoder.crop_scal": 0.8})  # and in an entry's parameters
 
 
 def test_render_puts_ours_next_to_the_paper():
@@ -72,23 +79,24 @@ def test_unknown_experiment_is_a_usage_error():
 def test_detection_experiment_equals_the_full_kmeans_runs_detection(tmp_path):
     import json
     from benchmark.experiment import detection_trial
-    from benchmark.runner import Options, load_data, run_cell
-    from benchmark.tiers import load_tier, validate
+    from benchmark.pipeline import load_data
+    from benchmark.runner import Options, run_cell
     cell = EXPERIMENTS["fig9"].cells[0]
-    cfg = validate(apply_changes(load_tier("smoke"), cell.changes))
+    cfg = changed_config(load_tier("smoke"), cell.changes)
     opts = Options(cache_dir=tmp_path / "cache", results_dir=tmp_path / "results", progress=False)
     data = load_data(cfg, opts)
-    fpr, fnr = detection_trial(cfg, cell.attack, cell.defense, 0, data)
+    fpr, fnr = detection_trial(cfg, cell.attack, cell.defense, 0, data, opts)
     record = json.loads(run_cell(cfg, cell.attack, "kmeans", 0, opts, data=data, log=lambda *_: None).read_text())
     assert (fpr, fnr) == (record["detection"]["fpr"], record["detection"]["fnr"])
     text = render("fig9", "smoke", [(cell, {"fpr": [fpr, 0.0], "fnr": [fnr, 1.0]})])
     assert f"| {cell.label} | {(fpr + 0.0) / 2:.3f}" in text and "| FNR low: detected |" in text
-    one = detection_trial(cfg, cell.attack, cell.defense, 0, data, targets_per_run=1)
+    one_cell = EXPERIMENTS["fig9"].cells[3]  # the same crop scale, one target per run
+    one = detection_trial(changed_config(load_tier("smoke"), one_cell.changes), cell.attack, cell.defense, 0, data, opts)
     assert all(0.0 <= r <= 1.0 for r in one)
 
 
 def test_cell_records_defer_a_cell_another_process_holds(monkeypatch):
-    import benchmark.runner as runner
+    import benchmark.experiment as experiment
     from benchmark.experiment import cell_records
     cells = EXPERIMENTS["table4"].cells[:2]
     busy, calls = {(cells[0].label, 0)}, []
@@ -101,7 +109,7 @@ def test_cell_records_defer_a_cell_another_process_holds(monkeypatch):
             return None  # another experiment process is computing it
         return Path(f"{cfg['label']}-{seed}.json")
 
-    monkeypatch.setattr(runner, "run_cell", fake_run_cell)
+    monkeypatch.setattr(experiment, "run_cell", fake_run_cell)
     paths = cell_records(cells, [{"label": c.label} for c in cells], [0, 1], options=None, data=None)
     assert [k for k, _ in calls[1:4]] == [("1", 1), ("2", 0), ("2", 1)] and calls[-1] == (("1", 0), True)
     assert paths == {(i, s): Path(f"{c.label}-{s}.json") for i, c in enumerate(cells) for s in (0, 1)}

@@ -132,14 +132,14 @@ def test_job_order_nests_as_declared_and_keeps_one_clean_row_per_seed(tmp_path):
 
 
 def test_bad_job_order_is_a_one_line_error(tmp_path):
-    from benchmark.errors import BenchmarkError
+    from benchmark.core.errors import BenchmarkError
     with pytest.raises(BenchmarkError, match="permutation"):
         load_grid(_grid_file(tmp_path, 'order = ["seed", "attack"]'))
 
 
 def test_a_cell_locked_by_another_process_is_deferred_not_waited_for(tmp_path):
     from benchmark.runner import record_path, run_cell
-    from benchmark.tiers import load_tier
+    from benchmark.core.config import load_tier
     cfg, opts = load_tier("smoke"), Options(None, None, tmp_path / "c", tmp_path / "r", "cpu", False)
     path = record_path(opts, cfg, "none", "none", 0)
     path.parent.mkdir(parents=True)
@@ -157,7 +157,7 @@ def test_a_cell_locked_by_another_process_is_deferred_not_waited_for(tmp_path):
 
 
 def test_local_worker_takes_the_next_job_while_another_worker_holds_one(tmp_path, monkeypatch):
-    import benchmark.runner as runner
+    import benchmark.executors as executors
     from benchmark.executors import run_local
     grid = load_grid("smoke")
     busy_once, calls = {grid.jobs[0]}, []
@@ -170,8 +170,8 @@ def test_local_worker_takes_the_next_job_while_another_worker_holds_one(tmp_path
             return None  # another worker is computing it
         return tmp_path / f"{attack}-{defense}-{seed}.json"
 
-    monkeypatch.setattr(runner, "run_cell", fake_run_cell)
-    monkeypatch.setattr(runner, "load_data", lambda *a: None)
+    monkeypatch.setattr(executors, "run_cell", fake_run_cell)
+    monkeypatch.setattr(executors, "load_data", lambda *a: None)
     paths = run_local(grid, Options(), progress=False)
     # Every other job ran before the worker came back to wait for the busy one; no job ran twice.
     assert [c[0] for c in calls[1:-1]] == grid.jobs[1:] and calls[-1] == (grid.jobs[0], True)

@@ -108,7 +108,7 @@ def test_build_refuses_mixed_grids_unless_one_is_chosen(tmp_path, capsys):
     import json
     from leaderboard.build import main
     first, second = _committed_records(tmp_path)
-    from benchmark.runner import grid_hash
+    from benchmark.core.records import grid_hash
     rec = json.loads(second.read_text())
     rec["config"]["tier"]["pretrain"]["epochs"] += 1   # a genuinely different grid
     other = rec["grid_hash"] = grid_hash(rec["config"]["tier"])

@@ -9,9 +9,9 @@ import pytest
 import defenses
 from benchmark.check import main as check_main
 from benchmark.conformance import CHECK_NAMES, FAIL, PASS, pytest_params, run_checks
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from benchmark.run import main as run_main
-from defenses import plugins
+from benchmark import plugins
 from leaderboard.build import main as build_main
 
 BROKEN = Path(__file__).parent / "broken_plugins"
@@ -46,7 +46,7 @@ def test_suite_catches_a_plugin_that_raises_on_the_smoke_tier():
 def test_check_cli_exit_codes(capsys):
     assert check_main([str(BROKEN / "bad_shape_filter"), "--fast"]) == 1
     out = capsys.readouterr().out
-    assert "fail  output_well_formed" in out and "bool mask" in out
+    assert "fail  defense  output_well_formed" in out and "bool mask" in out
     assert check_main(["no_such_defense"]) == 2
 
 
@@ -69,11 +69,11 @@ def test_name_clash_with_a_builtin_is_refused(tmp_path):
 
 def test_entry_point_plugins_are_registered(monkeypatch):
     ep = metadata.EntryPoint(name="ep_spectral_copy", value="defenses.no_crop:NoRandomCrop",
-                             group=plugins.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(plugins.metadata, "entry_points", lambda group: [ep] if group == plugins.ENTRY_POINT_GROUP else [])
+                             group=plugins.KINDS["defense"].group)
+    monkeypatch.setattr(plugins.metadata, "entry_points", lambda group: [ep] if group == plugins.KINDS["defense"].group else [])
     assert "ep_spectral_copy" in plugins.load_entry_points()
     assert isinstance(defenses.create_defense("ep_spectral_copy"), defenses.Defense)
-    bad = metadata.EntryPoint(name="ep_broken", value="no_such_module:X", group=plugins.ENTRY_POINT_GROUP)
+    bad = metadata.EntryPoint(name="ep_broken", value="no_such_module:X", group=plugins.KINDS["defense"].group)
     monkeypatch.setattr(plugins.metadata, "entry_points", lambda group: [bad])
     assert plugins.load_entry_points() == []  # skipped, not fatal: built-ins and other plugins still load
     assert "failed to import" in plugins.failures()["ep_broken"]

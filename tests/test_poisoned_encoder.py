@@ -4,7 +4,7 @@ import pytest
 import attacks
 from attacks.base import AttackTarget
 from attacks.poisoned_encoder import LAYOUTS, combine, random_square_crop
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 
 RED = np.zeros((32, 32, 3), np.uint8)
 RED[..., 0] = 255

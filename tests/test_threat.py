@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from benchmark.errors import BenchmarkError
-from benchmark.runner import Options, cell_threat, load_data
-from benchmark.threat import draw_threat, evaluation_mask
-from benchmark.tiers import load_tier
+from benchmark.core.errors import BenchmarkError
+from benchmark.pipeline import cell_threat, load_data
+from benchmark.runner import Options
+from benchmark.core.threat import draw_threat, evaluation_mask
+from benchmark.core.config import load_tier
 
 
 def _labels():

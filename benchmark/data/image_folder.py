@@ -15,22 +15,31 @@ from typing import Dict, Iterable, List, Tuple
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import BenchmarkError
+from ..core.errors import BenchmarkError
 from .types import ImageDataset
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp"}
 SIZE = 32
+# The datasets are small images (32x32 to a few hundred pixels a side); anything larger than this
+# is refused from its header, before decoding — a decompression bomb never reaches the allocator.
+MAX_PIXELS = 4096 * 4096
+TAR_END = bytes(2 * tarfile.BLOCKSIZE)  # the two zero blocks that end a complete tar archive
 
 
 def _decode(data: bytes, where: str) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise BenchmarkError(f"image {where} is {im.width}x{im.height} pixels: refused (over {MAX_PIXELS:,})")
             im = im.convert("RGB")
             if im.size != (SIZE, SIZE):
                 im = im.resize((SIZE, SIZE), Image.BICUBIC)
             return np.asarray(im, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise BenchmarkError(f"cannot decode image {where}: {exc}") from exc
+    except BenchmarkError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        # SyntaxError and ValueError: what some PIL plugins raise on a malformed header.
+        raise BenchmarkError(f"cannot decode image {where}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
 
 
 def _assemble(name: str, items: Iterable[Tuple[str, str, bytes]], source: str) -> ImageDataset:
@@ -45,11 +54,19 @@ def _assemble(name: str, items: Iterable[Tuple[str, str, bytes]], source: str) -
     return ImageDataset(name, images, labels, class_names)
 
 
+def _safe_member_name(name: str, archive: Path) -> None:
+    """A member name is a relative path inside the archive: no absolute path, no ``..``."""
+    path = Path(name)
+    if path.is_absolute() or name.startswith(("/", "\\")) or ".." in path.parts:
+        raise BenchmarkError(f"tar archive {archive} has a member outside the archive: {name!r}")
+
+
 def _read_tar(path: Path) -> List[Tuple[str, str, bytes]]:
     items = []
     try:
         with tarfile.open(path, "r:*") as tar:
             for member in tar:
+                _safe_member_name(member.name, path)
                 if not member.isfile():
                     continue
                 parts = Path(member.name).parts
@@ -59,6 +76,12 @@ def _read_tar(path: Path) -> List[Tuple[str, str, bytes]]:
                 if fh is None:
                     continue
                 items.append((parts[-2], member.name, fh.read()))
+            # A complete archive ends with two zero blocks; one cut at a member boundary reads like a
+            # smaller, valid one — refuse it rather than train on a silently truncated set.
+            tar.fileobj.seek(tar.offset)
+            if tar.fileobj.read(len(TAR_END)) != TAR_END:
+                raise BenchmarkError(f"tar archive {path} is truncated (no end-of-archive marker after "
+                                     f"{len(items)} images)")
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise BenchmarkError(f"malformed tar archive {path}: {str(exc).splitlines()[0]}") from exc
     return items

@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import BenchmarkError
+from ..core.errors import BenchmarkError
 from . import synthetic
 from .image_folder import load_image_folder
 from .torchvision_sources import DOWNLOADABLE, load_torchvision

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BenchmarkError
+from ..core.errors import BenchmarkError
 from .types import ImageDataset
 
 DOWNLOADABLE = ("cifar10", "stl10", "eurosat", "gtsrb", "svhn")
 
 
 def _to_uint8(ds) -> tuple[np.ndarray, np.ndarray]:
-    from PIL import Image
+    from PIL import Image  # why: only downloads decode PIL images; local data are uint8 tars
 
     images, labels = [], []
     for img, label in ds:
@@ -34,7 +34,7 @@ def _to_uint8(ds) -> tuple[np.ndarray, np.ndarray]:
 
 def load_torchvision(name: str, split: str, root: str | Path) -> ImageDataset:
     """Download (if needed) and load one split through torchvision."""
-    import torchvision.datasets as tvd
+    import torchvision.datasets as tvd  # why: ~1 s to import, and only a --download-root run needs it
 
     root = str(root)
     train = split == "train"
@@ -56,7 +56,7 @@ def load_torchvision(name: str, split: str, root: str | Path) -> ImageDataset:
             perm = np.random.default_rng(0).permutation(len(full))
             half = len(full) // 2
             idx = perm[:half] if train else perm[half:]
-            import torch.utils.data as tud
+            import torch.utils.data as tud  # why: EuroSAT alone needs a Subset
 
             ds = tud.Subset(full, idx.tolist())
             classes = list(full.classes)

@@ -13,7 +13,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..registry import Registry
+from ..core.registry import Registry
 
 ENCODERS = Registry("encoder")
 

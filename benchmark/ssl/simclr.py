@@ -11,6 +11,7 @@ exactly as the uninterrupted run would have, on CPU.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,7 @@ from torch import nn
 from safetensors import safe_open
 from tqdm.auto import tqdm
 
+from ..core.errors import BenchmarkError
 from .augment import AugmentConfig, augment
 from .checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .encoders import ENCODERS
@@ -103,7 +105,7 @@ class PretrainResult:
     encoder: Encoder
     epochs: int
     image_passes: int          # images forwarded through the encoder (2 views per image)
-    wall_seconds: float        # of this process's training only (0 when loaded from cache)
+    wall_seconds: float        # of the training, summed over every process that resumed it (0 when loaded from cache)
     cpu_seconds: float
     losses: List[float]
     from_cache: bool
@@ -169,6 +171,33 @@ def load_init(path: Path, model: SimCLRModel, device) -> None:
     load_checkpoint(path, model if whole else model.encoder, device=device)
 
 
+def _start(cfg: PretrainConfig, seed: int, dev: torch.device, init: Optional[Path]):
+    """(model, optimiser) seeded by ``seed``, from ``init``'s weights when given."""
+    torch.manual_seed(seed)
+    # channels_last roughly doubles CPU convolution throughput here (measured in benchmarks/).
+    model = SimCLRModel(build_encoder(cfg)).to(dev, memory_format=torch.channels_last)
+    if init is not None:
+        load_init(Path(init), model, dev)
+    return model, make_optimizer(model, cfg)
+
+
+def _train_epoch(model: SimCLRModel, opt, data: torch.Tensor, cfg: PretrainConfig, seed: int, epoch: int,
+                 batch: int) -> float:
+    """One epoch over ``data`` (uint8 NCHW) in full batches; the mean NT-Xent loss. The epoch's
+    permutation and augmentations come from its own generator, so a resumed run is bit-identical."""
+    model.train()
+    for module in frozen_modules(model, cfg.frozen_stages):
+        module.eval()  # frozen means frozen: BatchNorm keeps the backbone's running statistics
+    g = _epoch_generator(seed, epoch, data.device)
+    perm = torch.randperm(len(data), generator=g, device=data.device)
+    steps = len(data) // batch  # drop the last partial batch: constant batch size for BatchNorm and NT-Xent
+    total = 0.0
+    for step in range(steps):
+        x = data[perm[step * batch:(step + 1) * batch]].float().div_(255)
+        total += train_step(model, opt, two_views(x, cfg.augment, g), cfg.temperature)
+    return total / max(steps, 1)
+
+
 def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "cpu",
              workdir: Optional[Path] = None, progress: bool = True, desc: str = "pre-train",
              init: Optional[Path] = None) -> PretrainResult:
@@ -181,12 +210,8 @@ def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "
     instead of a random initialisation — contrastive fine-tuning (paper §6.3).
     """
     dev = torch.device(device)
-    torch.manual_seed(seed)
-    # channels_last roughly doubles CPU convolution throughput here (measured in benchmarks/).
-    model = SimCLRModel(build_encoder(cfg)).to(dev, memory_format=torch.channels_last)
     n = len(images)
     batch = min(cfg.batch_size, n)
-    steps = n // batch  # drop the last partial batch: constant batch size for BatchNorm and NT-Xent
     passes_per_epoch = pretrain_image_passes(n, 1, cfg.batch_size)
     ckpt_epochs = sorted(set(int(e) for e in cfg.checkpoint_epochs if 0 < int(e) <= cfg.epochs))
 
@@ -194,50 +219,43 @@ def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "
         return {e: workdir / f"epoch_{e:04d}.safetensors" for e in ckpt_epochs} if workdir else {}
 
     if workdir is not None and (workdir / "final.safetensors").exists():
+        torch.manual_seed(seed)
+        model = SimCLRModel(build_encoder(cfg)).to(dev, memory_format=torch.channels_last)
         meta = load_checkpoint(workdir / "final.safetensors", model, device=dev)
         return PretrainResult(model.encoder.eval(), cfg.epochs, cfg.epochs * passes_per_epoch, 0.0, 0.0,
                               meta.get("losses", []), True, epoch_paths())
 
-    if init is not None:
-        load_init(Path(init), model, dev)
-    opt = make_optimizer(model, cfg)
-    start, losses = 0, []
+    model, opt = _start(cfg, seed, dev, init)
+    # Training time already spent by earlier processes on this run (resumes): the run's true cost.
+    start, losses, spent = 0, [], (0.0, 0.0)
     if workdir is not None and (workdir / "last.safetensors").exists():
         try:
             meta = load_checkpoint(workdir / "last.safetensors", model, opt, device=dev)
             start, losses = int(meta["epoch"]), list(meta["losses"])
+            spent = tuple(meta.get("spent", spent))
         except Exception as exc:  # unreadable resume point: start over rather than trust it
             warnings.warn(f"{workdir / 'last.safetensors'} is unreadable ({type(exc).__name__}); restarting", stacklevel=2)
             (workdir / "last.safetensors").unlink()
-            torch.manual_seed(seed)
-            model = SimCLRModel(build_encoder(cfg)).to(dev, memory_format=torch.channels_last)
-            if init is not None:
-                load_init(Path(init), model, dev)
-            opt = make_optimizer(model, cfg)
+            model, opt = _start(cfg, seed, dev, init)
 
     data = torch.from_numpy(np.ascontiguousarray(images)).to(dev).permute(0, 3, 1, 2)  # uint8 NCHW view
     t0, c0 = time.perf_counter(), time.process_time()
     bar = tqdm(range(start, cfg.epochs), desc=desc, disable=not progress, leave=False,
                initial=start, total=cfg.epochs, unit="ep")
     for epoch in bar:
-        model.train()
-        for module in frozen_modules(model, cfg.frozen_stages):
-            module.eval()  # frozen means frozen: BatchNorm keeps the backbone's running statistics
-        g = _epoch_generator(seed, epoch, dev)
-        perm = torch.randperm(n, generator=g, device=dev)
-        total = 0.0
-        for step in range(steps):
-            x = data[perm[step * batch:(step + 1) * batch]].float().div_(255)
-            total += train_step(model, opt, two_views(x, cfg.augment, g), cfg.temperature)
-        losses.append(total / max(steps, 1))
+        losses.append(_train_epoch(model, opt, data, cfg, seed, epoch, batch))
+        if not math.isfinite(losses[-1]):  # a diverged encoder must never reach a record
+            raise BenchmarkError(f"pre-training diverged: loss {losses[-1]} at epoch {epoch + 1} "
+                                 f"(lr {cfg.lr}, batch {cfg.batch_size}); nothing was recorded")
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
         done = epoch + 1
         if workdir is not None:
             if done in ckpt_epochs:
                 save_checkpoint(workdir / f"epoch_{done:04d}.safetensors", model.encoder, meta={"epoch": done})
             if done < cfg.epochs:
-                save_checkpoint(workdir / "last.safetensors", model, opt, meta={"epoch": done, "losses": losses})
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                now = [spent[0] + time.perf_counter() - t0, spent[1] + time.process_time() - c0]
+                save_checkpoint(workdir / "last.safetensors", model, opt, meta={"epoch": done, "losses": losses, "spent": now})
+    wall, cpu = spent[0] + time.perf_counter() - t0, spent[1] + time.process_time() - c0
     if workdir is not None:
         save_checkpoint(workdir / "final.safetensors", model, meta={"epoch": cfg.epochs, "losses": losses})
         (workdir / "last.safetensors").unlink(missing_ok=True)

@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from benchmark.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError
 from benchmark.evaluate import extract_features
 from defenses.base import Defense, register_defense
 

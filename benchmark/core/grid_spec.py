@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from .errors import BenchmarkError
-from .tiers import load_tier, read_named_toml
+from .config import load_tier, read_named_toml
 
-GRID_DIR = Path(__file__).parent / "grids"
+GRID_DIR = Path(__file__).parents[1] / "grids"
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def job_order(grid: Grid, order, path) -> List[Job]:
     complete rows."""
     if sorted(order) != sorted(ORDER):
         raise BenchmarkError(f"grid file {path}: order must be a permutation of {list(ORDER)}, got {order}")
-    axes = {"seed": grid.seeds, "attack": grid.attacks, "defense": grid.defenses}
+    axes: Dict[str, List[Any]] = {"seed": list(grid.seeds), "attack": list(grid.attacks), "defense": list(grid.defenses)}
     jobs = []
     for combo in itertools.product(*(axes[k] for k in order)):
         c = dict(zip(order, combo))

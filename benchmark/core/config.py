@@ -1,4 +1,4 @@
-"""Tiers are data: each scale is a TOML file here, validated on load."""
+"""Tiers are data — one TOML file per scale in ``benchmark/tiers/`` — loaded, overridden and validated here."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import copy
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 try:
     import tomllib
 except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib  # type: ignore
 
-from ..errors import BenchmarkError
+from .errors import BenchmarkError
 
-TIER_DIR = Path(__file__).parent
+TIER_DIR = Path(__file__).parents[1] / "tiers"  # the tier files are data, beside the code that reads them
 
 
 def list_tiers() -> List[str]:
@@ -49,6 +49,9 @@ def validate(cfg: Dict[str, Any]) -> Dict[str, Any]:
     for section in ("tier", "data", "pretrain", "threat", "probe"):
         _require(isinstance(cfg.get(section), dict), f"the tier lacks a [{section}] table")
     p, t, pr = cfg["pretrain"], cfg["threat"], cfg["probe"]
+    for section, known in SECTION_KEYS.items():
+        unknown = sorted(set(cfg[section]) - set(known))
+        _require(not unknown, f"[{section}] has unknown key(s) {', '.join(unknown)} (known: {', '.join(known)})")
     _int(p.get("epochs"), "pretrain.epochs", hi=100_000)
     _int(p.get("batch_size"), "pretrain.batch_size", hi=65_536)
     _int(p.get("width"), "pretrain.width", hi=1024)
@@ -80,16 +83,39 @@ def validate(cfg: Dict[str, Any]) -> Dict[str, Any]:
     return cfg
 
 
-def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
-    """``section.key=value`` with a JSON (or bare string) value, e.g. ``pretrain.epochs=40``."""
-    if "=" not in assignment:
-        raise BenchmarkError(f"--set expects section.key=value, got {assignment!r}")
-    path, raw = assignment.split("=", 1)
+# Sections whose tables are registry entries' parameters: ``attack.NAME.PARAM``, ``defense.NAME.PARAM``.
+ENTRY_SECTIONS = ("attack", "defense")
+# The keys a section may hold, set in the file or not (the fields of PretrainConfig, ThreatSpec's
+# inputs, ProbeConfig; tests/test_tiers.py keeps them equal to those dataclasses).
+SECTION_KEYS = {
+    "pretrain": ("arch", "width", "blocks", "epochs", "batch_size", "lr", "weight_decay", "temperature", "augment",
+                 "checkpoint_epochs", "init", "frozen_stages"),
+    "threat": ("targets_per_task", "n_references", "poison_rate", "only_target"),
+    "probe": ("epochs", "lr", "batch_size", "feature_norm"),
+}
+
+
+def set_value(cfg: Dict[str, Any], path: str, value: Any) -> None:
+    """The one override rule (``--set`` in every command, and the experiments' cell changes):
+    ``attack.NAME.PARAM`` / ``defense.NAME.PARAM`` set an entry's parameter, created if the tier
+    does not list it (whether NAME takes PARAM is checked against its ``__init__`` by
+    :func:`benchmark.core.registry.check_entry_sections` once the registries are loaded); a key of a
+    typed section (:data:`SECTION_KEYS`) may be set whether or not the file sets it; every other
+    path must already exist in the tier — a typo fails instead of being ignored."""
     keys = path.split(".")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
+    if len(keys) == 2 and keys[0] in SECTION_KEYS and isinstance(cfg.get(keys[0]), dict):
+        if keys[1] not in SECTION_KEYS[keys[0]]:
+            raise BenchmarkError(f"--set: unknown key {path!r} (the [{keys[0]}] keys: {', '.join(SECTION_KEYS[keys[0]])})")
+        cfg[keys[0]][keys[1]] = value
+        return
+    if keys[0] in ENTRY_SECTIONS:
+        if len(keys) != 3 or not all(keys):
+            raise BenchmarkError(f"--set {path}: an entry's parameter is {keys[0]}.NAME.PARAMETER")
+        section = cfg.setdefault(keys[0], {})
+        if not isinstance(section, dict) or not isinstance(section.setdefault(keys[1], {}), dict):
+            raise BenchmarkError(f"--set {path}: [{keys[0]}.{keys[1]}] is not a table in the tier")
+        section[keys[1]][keys[2]] = value
+        return
     node = cfg
     for k in keys[:-1]:
         if not isinstance(node.get(k), dict):
@@ -98,6 +124,26 @@ def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
     if keys[-1] not in node:
         raise BenchmarkError(f"--set: unknown key {path!r}")
     node[keys[-1]] = value
+
+
+def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
+    """``section.key=value`` with a JSON (or bare string) value, e.g. ``pretrain.epochs=40``."""
+    if "=" not in assignment:
+        raise BenchmarkError(f"--set expects section.key=value, got {assignment!r}")
+    path, raw = assignment.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    set_value(cfg, path, value)
+
+
+def with_changes(cfg: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any]:
+    """A validated copy of ``cfg`` with ``{dotted path: value}`` applied by :func:`set_value`."""
+    out = copy.deepcopy(cfg)
+    for path, value in changes.items():
+        set_value(out, path, value)
+    return validate(out)
 
 
 def read_named_toml(name_or_path: str, directory: Path, kind: str):
@@ -114,7 +160,7 @@ def read_named_toml(name_or_path: str, directory: Path, kind: str):
         raise BenchmarkError(f"{kind} file {path} is not valid TOML: {exc}") from exc
 
 
-def load_tier(name_or_path: str, overrides: List[str] = ()) -> Dict[str, Any]:
+def load_tier(name_or_path: str, overrides: Sequence[str] = ()) -> Dict[str, Any]:
     """Load a built-in tier by name, or a TOML file by path; apply ``--set`` overrides."""
     _, cfg = read_named_toml(name_or_path, TIER_DIR, "tier")
     cfg = copy.deepcopy(cfg)

@@ -9,6 +9,7 @@ import math
 from typing import Sequence, Tuple
 
 import numpy as np
+from scipy.stats import t as student_t
 
 # Two-sided 95% normal quantile, used by the Wilson score interval.
 Z_95 = 1.959963984540054
@@ -39,26 +40,21 @@ def format_ci(p: float, ci: Sequence[float]) -> str:
     return f"{p:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
+def _match_rate(predictions: Sequence[int], wanted: Sequence[int], what: str) -> float:
+    pred, want = np.asarray(predictions), np.asarray(wanted)
+    if pred.shape != want.shape:
+        raise ValueError(f"predictions and {what} differ in shape")
+    return float("nan") if pred.size == 0 else float(np.mean(pred == want))
+
+
 def attack_success_rate(predictions: Sequence[int], target_classes: Sequence[int]) -> float:
     """ASR: fraction of target inputs predicted as their attacker-chosen target class (§5.1)."""
-    pred = np.asarray(predictions)
-    tgt = np.asarray(target_classes)
-    if pred.shape != tgt.shape:
-        raise ValueError("predictions and target classes differ in shape")
-    if pred.size == 0:
-        return float("nan")
-    return float(np.mean(pred == tgt))
+    return _match_rate(predictions, target_classes, "target classes")
 
 
 def accuracy(predictions: Sequence[int], labels: Sequence[int]) -> float:
     """Top-1 accuracy; CA on a clean encoder, PA on a poisoned or defended one."""
-    pred = np.asarray(predictions)
-    lab = np.asarray(labels)
-    if pred.shape != lab.shape:
-        raise ValueError("predictions and labels differ in shape")
-    if pred.size == 0:
-        return float("nan")
-    return float(np.mean(pred == lab))
+    return _match_rate(predictions, labels, "labels")
 
 
 def utility_loss(clean_accuracy: float, poisoned_accuracy: float) -> float:
@@ -77,7 +73,7 @@ def mean_cosine_similarity(target_feature: np.ndarray, reference_features: np.nd
     """Mean cosine similarity between one target's features and each reference's features."""
     t = np.asarray(target_feature, dtype=np.float64).reshape(-1)
     r = np.asarray(reference_features, dtype=np.float64).reshape(len(reference_features), -1)
-    t = t / max(np.linalg.norm(t), 1e-12)
+    t = t / max(float(np.linalg.norm(t)), 1e-12)
     r = r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-12)
     return float(np.mean(r @ t))
 
@@ -101,7 +97,6 @@ def paired_shift_ci95(after: Sequence[float], before: Sequence[float]) -> Tuple[
     Used for a target's cosine to its references with the poisoned vs the clean encoder: pairing
     removes how far each target starts from its references, so a small shift that the
     6–18-target ASR cannot resolve still has a readable interval. One pair: (−inf, inf)."""
-    from scipy.stats import t as student_t
     d = np.asarray(after, dtype=np.float64) - np.asarray(before, dtype=np.float64)
     if d.ndim != 1 or len(d) == 0:
         raise ValueError(f"need equally long, non-empty 1-d sequences, got shapes {np.shape(after)} and {np.shape(before)}")
@@ -129,12 +124,12 @@ def mcnemar_exact_p(gained: int, lost: int) -> float:
 def detection_rates(keep: Sequence[bool], is_poison: Sequence[bool]) -> Tuple[float, float]:
     """(FPR, FNR) of a filter, poison = positive, flagged = removed (paper §6.1):
     FPR = clean inputs removed / clean inputs, FNR = poisons kept / poisons (nan if none)."""
-    keep, pos = np.asarray(keep, bool), np.asarray(is_poison, bool)
-    if keep.shape != pos.shape:
+    kept, pos = np.asarray(keep, bool), np.asarray(is_poison, bool)
+    if kept.shape != pos.shape:
         raise ValueError("keep and is_poison must have the same length")
     neg = ~pos
-    fpr = float((~keep & neg).sum() / neg.sum()) if neg.any() else float("nan")
-    fnr = float((keep & pos).sum() / pos.sum()) if pos.any() else float("nan")
+    fpr = float((~kept & neg).sum() / neg.sum()) if neg.any() else float("nan")
+    fnr = float((kept & pos).sum() / pos.sum()) if pos.any() else float("nan")
     return fpr, fnr
 
 

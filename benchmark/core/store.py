@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import tempfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict
 
@@ -101,8 +102,6 @@ def read_json(path: str | Path) -> Dict[str, Any]:
 
 
 def package_versions() -> Dict[str, str]:
-    from importlib import metadata
-
     out = {"python": platform.python_version()}
     for pkg in ("cl-poisonbench", "torch", "torchvision", "numpy", "faiss-cpu", "scikit-learn"):
         try:
@@ -114,3 +113,9 @@ def package_versions() -> Dict[str, str]:
 
 def machine_description() -> Dict[str, Any]:
     return {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()}
+
+
+def default_cache_dir() -> Path:
+    """Where encoders, poisons and features are cached unless ``--cache-dir`` says otherwise."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "cl-poisonbench"

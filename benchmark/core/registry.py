@@ -30,7 +30,7 @@ class Registry:
             if name in self._entries and self._entries[name] is not factory:
                 raise BenchmarkError(f"{self.kind} '{name}' is registered twice")
             if isinstance(factory, type):
-                factory.name = name
+                setattr(factory, "name", name)
             self._entries[name] = factory
             return factory
 
@@ -48,6 +48,14 @@ class Registry:
             return factory(**params)
         except TypeError as exc:  # unknown keyword → user error, not a traceback
             raise BenchmarkError(f"bad parameters for {self.kind} '{name}': {exc}") from exc
+
+    def param_names(self, name: str) -> List[str]:
+        """The keyword parameters ``create(name, ...)`` accepts (its ``__init__``'s, for a class)."""
+        factory = self.get(name)
+        is_class = isinstance(factory, type)
+        target = getattr(factory, "__init__") if is_class else factory  # a class: its __init__, through the MRO
+        params = list(inspect.signature(target).parameters.values())[1 if is_class else 0:]
+        return [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
     def names(self) -> List[str]:
         return sorted(self._entries)
@@ -67,3 +75,23 @@ def init_params(obj: Any) -> Dict[str, Any]:
         value = getattr(obj, p.name)
         out[p.name] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+def check_entry_sections(cfg: Dict[str, Any], registries: Dict[str, "Registry"]) -> Dict[str, Any]:
+    """Every ``[KIND.NAME]`` table of a tier (KIND a key of ``registries``, e.g. ``attack``) names a
+    registered entry, and every key in it is a parameter of that entry's ``__init__`` — the check
+    behind the one override rule, so ``--set defense.bagging.alpah=…`` fails in every command."""
+    for kind, registry in registries.items():
+        section = cfg.get(kind, {})
+        if not isinstance(section, dict):
+            raise BenchmarkError(f"[{kind}] must be a table of {kind} names")
+        for name, params in section.items():
+            accepted = registry.param_names(name)
+            if not isinstance(params, dict):
+                raise BenchmarkError(f"[{kind}.{name}] must be a table of parameters")
+            unknown = sorted(set(params) - set(accepted))
+            if unknown:
+                raise BenchmarkError(f"{kind} '{name}' has no parameter {', '.join(unknown)} "
+                                     f"(it takes: {', '.join(accepted) or 'none'})")
+    return cfg
+

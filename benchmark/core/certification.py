@@ -90,16 +90,16 @@ def clopper_pearson_bounds(votes: Sequence[int], alpha: float = 0.001) -> Tuple[
     hold simultaneously with probability ≥ 1 − α; p̄_B is the largest runner-up upper bound,
     capped by 1 − p̲_A.
     """
-    votes = np.asarray(votes, dtype=np.int64)
-    total, c = int(votes.sum()), len(votes)
+    counts = np.asarray(votes, dtype=np.int64)
+    total, c = int(counts.sum()), len(counts)
     if total == 0 or c < 2:
         raise ValueError("need at least one vote and two classes")
     level = alpha / c
-    top = int(np.argmax(votes))
-    n_a = int(votes[top])
+    top = int(np.argmax(counts))
+    n_a = int(counts[top])
     p_a_lower = float(beta.ppf(level, n_a, total - n_a + 1)) if n_a > 0 else 0.0
     uppers = [float(beta.ppf(1 - level, v + 1, total - v)) if v < total else 1.0
-              for i, v in enumerate(votes) if i != top]
+              for i, v in enumerate(counts.tolist()) if i != top]
     return top, p_a_lower, min(max(uppers), 1 - p_a_lower)
 
 

@@ -1,0 +1,82 @@
+"""The attack conformance suite: one function per property, run over every registered attack.
+
+An attack gets what the paper's threat model gives (§3.1): per target, the target image, its
+references and a poison budget — plus, for attacks that optimise against one, a surrogate model
+(here a random tiny one). These checks hold for built-ins and submitted attacks alike.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Optional
+
+import numpy as np
+
+from ..core.config import load_tier
+from .context import CheckContext
+from .shared_checks import constructible_from_defaults, parameters_serialisable, smoke_tier_within_budget
+
+# Names through which an attack could reach what the threat model does not give it: the victim's
+# clean pre-training set, the harness's draw, the stack or the heap.
+FORBIDDEN_NAMES = ("load_split", "benchmark.data", "benchmark.runner", "benchmark.pipeline", "draw_threat",
+                   "_getframe", "inspect.stack", "inspect.currentframe", "gc.get_objects")
+
+
+def _attack(ctx: CheckContext):
+    """The entry with the smoke tier's parameters for it (an optimising attack's defaults take
+    minutes per craft; the properties checked do not depend on the step count)."""
+    return ctx.create(**load_tier("smoke").get("attack", {}).get(ctx.name, {}))
+
+
+def _craft(ctx: CheckContext):
+    """A fresh craft on the world's targets, seed 0; the first one is kept for the checks that only read it."""
+    poisons = _attack(ctx).craft(ctx.world.targets, np.random.default_rng(0), ctx.context)
+    ctx.notes.setdefault("poisons", poisons)
+    return poisons
+
+
+def _crafted(ctx: CheckContext):
+    return ctx.notes["poisons"] if "poisons" in ctx.notes else _craft(ctx)
+
+
+def output_well_formed(ctx: CheckContext) -> Optional[str]:
+    targets = ctx.world.targets
+    poisons = _crafted(ctx)
+    assert poisons.images.dtype == np.uint8 and poisons.images.shape[1:] == (32, 32, 3), \
+        f"poisons must be uint8 N×32×32×3, got {poisons.images.dtype} {poisons.images.shape}"
+    assert len(poisons.target_ids) == len(poisons.images), "one target id per poison"
+    ids = np.asarray(poisons.target_ids)
+    assert ids.size == 0 or (ids.min() >= 0 and ids.max() < len(targets)), "target ids out of range"
+    json.dumps(_attack(ctx).meta(poisons))
+
+
+def respects_budget(ctx: CheckContext) -> Optional[str]:
+    targets = ctx.world.targets
+    counts = np.bincount(np.asarray(_crafted(ctx).target_ids, np.int64), minlength=len(targets))
+    budgets = [t.n_poisons for t in targets]
+    assert all(c <= b for c, b in zip(counts, budgets)), f"poisons per target {counts.tolist()} exceed budgets {budgets}"
+
+
+def does_not_mutate_inputs(ctx: CheckContext) -> Optional[str]:
+    targets = ctx.world.targets
+    before = [(t.image.copy(), t.references.copy()) for t in targets]
+    _craft(ctx)
+    assert all(np.array_equal(i, t.image) and np.array_equal(r, t.references) for (i, r), t in zip(before, targets)), \
+        "craft mutated a target or reference image"
+
+
+def deterministic_for_seed(ctx: CheckContext) -> Optional[str]:
+    a, b = _crafted(ctx), _craft(ctx)
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.target_ids, b.target_ids), \
+        "two crafts with the same seed made different poisons"
+
+
+def no_leakage(ctx: CheckContext) -> Optional[str]:
+    source = inspect.getsource(inspect.getmodule(type(ctx.create())))
+    hits = [n for n in FORBIDDEN_NAMES if n in source]
+    assert not hits, f"the attack's module refers to {', '.join(hits)}"
+
+
+ATTACK_CHECKS = (constructible_from_defaults, parameters_serialisable, output_well_formed, respects_budget,
+                 does_not_mutate_inputs, deterministic_for_seed, no_leakage, smoke_tier_within_budget)

@@ -1,0 +1,128 @@
+"""The defense conformance suite: one function per property (scikit-learn's ``check_estimator`` shape).
+
+Each check takes a :class:`~.context.CheckContext`, returns None (pass) or a skip reason, and
+raises AssertionError (or anything) to fail. The hooks run against the planning trainer (random
+encoders under real content keys, nothing trained), so every check but the smoke-tier cell takes
+seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+import defenses
+from defenses.base import hooks_outside_stage
+from ..defended import run_defense
+from ..encoder_cache import EncoderCache
+from ..evaluate import ProbeConfig
+from ..ssl.simclr import PretrainConfig, build_encoder
+from ..core.store import canonical_json
+from ..trainer import PlanningTrainer
+from .context import CheckContext, World
+from .shared_checks import constructible_from_defaults, parameters_serialisable, smoke_tier_within_budget
+
+# Names through which a defense could reach what the threat model hides from it.
+FORBIDDEN_NAMES = ("target_ids", "ThreatSpec", "draw_threat", "evaluation_mask", "poison_flags", "is_poison",
+                   "reference_indices", "_getframe", "inspect.stack", "inspect.currentframe", "gc.get_objects",
+                   "benchmark.runner", "benchmark.core.threat", "benchmark.pipeline")
+
+
+def _trainer(world: World, seed: int = 0) -> PlanningTrainer:
+    # A cache directory that never holds anything: the planner only computes keys.
+    return PlanningTrainer(EncoderCache(Path(tempfile.gettempdir()) / "cl-poisonbench-conformance"), seed, world.pretrain)
+
+
+def _run(ctx: CheckContext, seed: int = 0):
+    w = ctx.world
+    trainer = _trainer(w, seed)
+    return run_defense(ctx.create(), w.images, w.clean, w.pretrain, w.probe, trainer, seed), trainer
+
+
+def _decisions(out, trainer) -> str:
+    """Everything a defense decided, as one string: kept images, encoders asked for, probe, features."""
+    keep = None if out.keep is None else np.flatnonzero(out.keep).tolist()
+    x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        feats = [getattr(e, "encoder", e).eval()(x).sum().item() for e in out.operating.encoders]
+    return canonical_json({"keep": keep, "calls": [r["key"] for r in trainer.requests], "probe": out.operating.probe,
+                           "label": out.operating.label, "features": [round(f, 5) for f in feats]})
+
+
+def stage_declared(ctx: CheckContext) -> Optional[str]:
+    d = ctx.create()
+    assert d.stage in defenses.STAGES, f"stage {d.stage!r} is not one of {defenses.STAGES}"
+
+
+def hooks_in_declared_stage(ctx: CheckContext) -> Optional[str]:
+    d = ctx.create()
+    outside = hooks_outside_stage(d)
+    assert not outside, (f"stage {d.stage!r} but overrides {', '.join(outside)} (another stage's hooks; "
+                         "the harness would not call them)")
+
+
+def output_well_formed(ctx: CheckContext) -> Optional[str]:
+    w = ctx.world
+    out, _ = _run(ctx)
+    if out.keep is not None:
+        assert out.keep.dtype == bool and out.keep.shape == (len(w.images),), "keep-mask of the wrong shape"
+    assert len(out.operating.encoders) >= 1, "no encoder for the downstream user"
+    dim = build_encoder(PretrainConfig.from_dict(w.pretrain)).feature_dim
+    x = torch.rand(2, 3, 32, 32)
+    for e in out.operating.encoders:
+        with torch.inference_mode():
+            f = getattr(e, "encoder", e).eval()(x)
+        assert tuple(f.shape) == (2, dim), f"encoder outputs {tuple(f.shape)}, expected (2, {dim})"
+    ProbeConfig.from_dict(out.operating.probe)
+    PretrainConfig.from_dict(ctx.create().adjust_pretrain(copy.deepcopy(w.pretrain)))
+
+
+def _weights(trained) -> list:
+    return [canonical_json({k: v.sum().item() for k, v in getattr(t, "encoder", t).state_dict().items()}) for t in trained]
+
+
+def does_not_mutate_inputs(ctx: CheckContext) -> Optional[str]:
+    w, d = ctx.world, ctx.create()
+    imgs, cfg_p, cfg_q = w.images.copy(), copy.deepcopy(w.pretrain), copy.deepcopy(w.probe)
+    trainer = _trainer(w)
+    d.sanitize(imgs, np.random.default_rng(0), trainer)
+    assert np.array_equal(imgs, w.images), "sanitize mutated the images it was given"
+    d.adjust_pretrain(cfg_p)
+    d.adjust_probe(cfg_q)
+    assert cfg_p == w.pretrain and cfg_q == w.probe, "a hook mutated the config dict it was given"
+    trained = d.pretrain(imgs, cfg_p, trainer, np.random.default_rng(0))
+    assert np.array_equal(imgs, w.images) and cfg_p == w.pretrain, "pretrain mutated its inputs"
+    before, sub = _weights(trained), w.clean[:50].copy()
+    for t in trained:
+        d.post_process(t, sub, cfg_p, trainer, np.random.default_rng(0))
+    assert before == _weights(trained) and np.array_equal(sub, w.clean[:50]), \
+        "post_process mutated the encoder or clean subset"
+
+
+def deterministic_for_seed(ctx: CheckContext) -> Optional[str]:
+    assert _decisions(*_run(ctx)) == _decisions(*_run(ctx)), "two runs with the same seed made different decisions"
+
+
+def no_leakage(ctx: CheckContext) -> Optional[str]:
+    source = inspect.getsource(inspect.getmodule(type(ctx.create())))
+    hits = [n for n in FORBIDDEN_NAMES if n in source]
+    assert not hits, f"the defense's module refers to {', '.join(hits)}"
+    secrets, outcomes = ctx.world.secrets, []
+    for flip in (False, True):
+        # The caller holds the secrets, as the harness does; a defense that walked the stack or
+        # the heap to find them would decide differently when only they change.
+        is_poison = ~secrets["is_poison"] if flip else secrets["is_poison"]  # noqa: F841
+        target_ids = secrets["target_ids"][::-1] if flip else secrets["target_ids"]  # noqa: F841
+        outcomes.append(_decisions(*_run(ctx)))
+    assert outcomes[0] == outcomes[1], "the output changed when only the hidden poison flags/targets changed"
+
+
+DEFENSE_CHECKS = (constructible_from_defaults, parameters_serialisable, stage_declared, hooks_in_declared_stage,
+                  output_well_formed, does_not_mutate_inputs, deterministic_for_seed, no_leakage,
+                  smoke_tier_within_budget)

@@ -1,0 +1,185 @@
+"""One grid cell, written once: threat → craft → defend → train (→ evaluate → record: the runner's).
+
+:func:`run_pipeline` is the only implementation of a cell. Its three callers differ only in the
+trainer and the poison source they hand it:
+
+- the runner (``benchmark/runner.py``): :class:`~benchmark.trainer.EncoderTrainer` and
+  :class:`StoredPoisons` (crafted, and stored when the attack asks) — then evaluates and records;
+- the dry-run planner (``benchmark/grid.py``): :class:`~benchmark.trainer.PlanningTrainer` and
+  :class:`PlannedPoisons` (a stored brew, or stand-ins of the right count) — then sums costs;
+- detection experiments (``benchmark/experiment.py``): the planning trainer — then score the
+  pre-processing defense's keep-mask.
+
+The random streams are fixed here for all three: the threat from ``seed``, crafting from
+``[seed, 1]``, and the defense's from ``[seed, 2..4]`` (:mod:`benchmark.defended`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+import attacks
+import defenses
+from attacks.base import AttackContext, AttackTarget, PoisonSet
+from .backbone import resolve as resolve_backbone
+from .data import ImageDataset, load_split
+from .defended import DefendedPipeline, run_defense
+from .core.errors import BenchmarkError
+from .poison_store import PoisonStore
+from .core.registry import check_entry_sections
+from .ssl.simclr import PretrainConfig, load_simclr_model
+from .core.threat import ThreatSpec, draw_threat
+from .core.config import load_tier, with_changes
+from .core.protocols import TrainedEncoder, Trainer
+
+
+@dataclass
+class Data:
+    pretrain: ImageDataset
+    tasks: Dict[str, Dict[str, ImageDataset]]  # task → {"train", "test"}
+
+
+@dataclass
+class CellRun:
+    """Everything a cell produced before evaluation."""
+    threat: ThreatSpec
+    clean: TrainedEncoder        # the seed's clean encoder (no attack, no defense)
+    poisons: PoisonSet
+    train_set: np.ndarray        # clean set + poisons, poisons appended (what the provider holds)
+    defended: DefendedPipeline
+
+
+# The registries whose entries' parameters a tier's [attack.NAME] / [defense.NAME] tables hold.
+ENTRY_REGISTRIES = {"attack": attacks.ATTACKS, "defense": defenses.DEFENSES}
+
+
+def load_config(name_or_path: str, overrides=()) -> Dict[str, Any]:
+    """A tier with ``--set`` overrides, validated, its entry tables checked against the registries
+    (load plugins first): what every command runs on."""
+    return check_entry_sections(load_tier(name_or_path, overrides), ENTRY_REGISTRIES)
+
+
+def changed_config(cfg: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any]:
+    """``cfg`` with an experiment cell's ``{dotted path: value}`` changes, by the same rule as ``--set``."""
+    return check_entry_sections(with_changes(cfg, changes), ENTRY_REGISTRIES)
+
+
+def load_data(cfg: Dict[str, Any], options) -> Data:
+    if cfg["pretrain"].get("init"):
+        resolve_backbone(cfg["pretrain"]["init"])  # a missing or tampered backbone fails before any work
+    d = cfg["data"]
+    src = dict(data_root=options.data_root, download_root=options.download_root)
+    pre = load_split(d["pretrain"]["name"], d["pretrain"].get("split", "train"), limit=d["pretrain"].get("limit"), **src)
+    tasks = {t["name"]: {"train": load_split(t["name"], "train", limit=t.get("train_limit"), **src),
+                         "test": load_split(t["name"], "test", limit=t.get("test_limit"), **src)}
+             for t in d["tasks"]}
+    return Data(pre, tasks)
+
+
+def create_entries(cfg: Dict[str, Any], attack_name: str, defense_name: str):
+    """(attack, defense) built from the registries with the tier's parameters for each."""
+    attack = attacks.create_attack(attack_name, **cfg.get("attack", {}).get(attack_name, {}))
+    defense = defenses.create_defense(defense_name, **cfg.get("defense", {}).get(defense_name, {}))
+    return attack, defense
+
+
+def cell_threat(cfg: Dict[str, Any], data: Data, seed: int) -> ThreatSpec:
+    """The seed's targets, target classes and references, drawn at random as the paper does."""
+    t = cfg["threat"]
+    threat = draw_threat({name: splits["test"].labels for name, splits in data.tasks.items()},
+                         t["targets_per_task"], t["n_references"], t["poison_rate"], np.random.default_rng(seed))
+    only = t.get("only_target", -1)
+    if only < 0:
+        return threat
+    # One target per poisoned run (the paper's protocol): the same draw, only target ``only`` poisoned,
+    # so a shared run and per-target runs are compared on identical targets.
+    if only >= len(threat.targets):
+        raise BenchmarkError(f"threat.only_target={only}, but the seed draws {len(threat.targets)} targets")
+    return dataclasses.replace(threat, targets=threat.targets[only:only + 1])
+
+
+def attack_targets(threat: ThreatSpec, data: Data, n_clean: int) -> List[AttackTarget]:
+    """What the attacker knows: each target image, its references and its budget."""
+    out = []
+    for t in threat.targets:
+        test = data.tasks[t.task]["test"]
+        out.append(AttackTarget(test.images[t.index], test.images[list(t.reference_indices)],
+                                threat.poisons_per_target(n_clean)))
+    return out
+
+
+def surrogate_of(cfg: PretrainConfig, clean_path, clean_key: str) -> Tuple[Any, str]:
+    """(checkpoint, content key) an optimising attack (Witches' Brew) crafts against: from scratch,
+    the grid's clean encoder of the seed (the strongest possible); continuing a public backbone,
+    that backbone — what the attacker can download (its projection head, never published, starts
+    fresh from the seed)."""
+    if not cfg.init:
+        return clean_path, clean_key
+    public = resolve_backbone(cfg.init)
+    return public.path, public.sha256
+
+
+def craft_rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng([seed, 1])
+
+
+class StoredPoisons:
+    """Poisons as the runner gets them: crafted (against the surrogate when the attack needs one)
+    and kept in the poison store when the attack stores its poisons."""
+
+    def __init__(self, store: PoisonStore, device: str = "cpu"):
+        self.store, self.device = store, device
+
+    def __call__(self, attack, targets: List[AttackTarget], seed: int, clean: TrainedEncoder) -> PoisonSet:
+        path, key = surrogate_of(clean.cfg, clean.final_path, clean.key)
+        context = AttackContext(surrogate=lambda: load_simclr_model(path, clean.cfg, self.device, seed))
+        return self.store.get(attack, targets, seed, key, lambda: attack.craft(targets, craft_rng(seed), context))
+
+
+class PlannedPoisons:
+    """Poisons without optimising: closed-form attacks craft (it is free); an attack that needs a
+    surrogate gets its stored brew if there is one, else stand-ins of the right count (right cost;
+    the poisoned encoders' keys are then unknown). Without a store, such an attack is refused."""
+
+    def __init__(self, store: Optional[PoisonStore] = None):
+        self.store = store
+
+    def __call__(self, attack, targets: List[AttackTarget], seed: int, clean: TrainedEncoder) -> PoisonSet:
+        if not getattr(attack, "needs_surrogate", False):
+            return attack.craft(targets, craft_rng(seed))
+        if self.store is None:
+            raise BenchmarkError(f"{attack.name} optimises against a surrogate: it cannot be planned without crafting")
+        poisons = self.store.lookup(attack, targets, seed, surrogate_of(clean.cfg, None, clean.key)[1])
+        if poisons is not None:
+            return poisons
+        n = sum(t.n_poisons for t in targets)
+        shape = targets[0].image.shape if targets else (32, 32, 3)
+        return PoisonSet(np.full((n, *shape), seed % 251, np.uint8), np.zeros(n, np.int64))
+
+
+PoisonSource = Callable[[Any, List[AttackTarget], int, TrainedEncoder], PoisonSet]
+
+
+def _untimed(stage: str, fn, *args, **kwargs):
+    return fn(*args, **kwargs)
+
+
+def run_pipeline(cfg: Dict[str, Any], attack, defense, seed: int, data: Data, trainer: Trainer,
+                 poisons_for: PoisonSource, timed=_untimed) -> CellRun:
+    """The cell: draw the threat, train (or plan) the clean encoder, craft the poisons, append them
+    to the victim's set and run the defense's hooks in stage order. ``timed(stage, fn, *args)``
+    lets the runner measure each stage."""
+    threat = cell_threat(cfg, data, seed)
+    targets = attack_targets(threat, data, len(data.pretrain))
+    clean = timed("pretrain_clean", trainer.clean, data.pretrain.images)
+    poisons = timed("attack", poisons_for, attack, targets, seed, clean)
+    train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
+    # The defense gets what an encoder provider holds: the unflagged poisoned set (a copy), the
+    # clean part only for drawing a post-processing defense's clean subset, and the trainer.
+    defended = timed("defense", run_defense, defense, train_set, data.pretrain.images, cfg["pretrain"],
+                     cfg["probe"], trainer, seed)
+    return CellRun(threat, clean, poisons, train_set, defended)
