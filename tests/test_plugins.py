@@ -27,7 +27,8 @@ def _status(results):
 
 @pytest.mark.parametrize("plugin,check", [("mutating_filter", "does_not_mutate_inputs"),
                                           ("random_filter", "deterministic_for_seed"),
-                                          ("bad_shape_filter", "output_well_formed")])
+                                          ("bad_shape_filter", "output_well_formed"),
+                                          ("tail_dropper", "decisions_follow_images")])
 def test_suite_catches_broken_plugin(plugin, check):
     _load(plugin)
     status = _status(run_checks(plugin, smoke=False))

@@ -8,7 +8,8 @@ over every registered entry; :func:`pytest_params` parametrizes a submitter's ow
 
 Defense properties: constructible from defaults, parameters serialisable, stage declared, hooks
 only in the declared stage, output well formed, does not mutate inputs, deterministic for a seed,
-no leakage (of poison flags or targets), a smoke-tier cell within budget. Attack properties:
+decisions follow the images (not their positions), no leakage (of poison flags or targets), a
+smoke-tier cell within budget. Attack properties:
 constructible, serialisable, output well formed, respects each target's budget, does not mutate
 inputs, deterministic, no leakage (of the victim's data), a smoke-tier cell within budget.
 """

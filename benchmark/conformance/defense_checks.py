@@ -19,7 +19,8 @@ import torch
 
 import defenses
 from defenses.base import hooks_outside_stage
-from ..defended import run_defense
+from ..core.metrics import detection_rates
+from ..defended import apply_sanitize, run_defense
 from ..encoder_cache import EncoderCache
 from ..evaluate import ProbeConfig
 from ..ssl.simclr import PretrainConfig, build_encoder
@@ -105,6 +106,32 @@ def does_not_mutate_inputs(ctx: CheckContext) -> Optional[str]:
         "post_process mutated the encoder or clean subset"
 
 
+# How far detection rates may move when only the order of the set changes (a legitimate filter with
+# a randomly initialised clustering moves a little; one that reads positions moves by most of 1).
+ORDER_TOLERANCE = {"fpr": 0.1, "fnr": 0.25}
+
+
+def decisions_follow_images(ctx: CheckContext) -> Optional[str]:
+    """The same images in two other orders (poisons no longer at the tail, the permutation kept
+    here): the keep-mask, mapped back, must detect about as well — a filter that reads positions
+    instead of pixels fails."""
+    w = ctx.world
+    rates = []
+    for p in (None, 1, 2):
+        order = np.arange(len(w.images)) if p is None else np.random.default_rng([p, 7]).permutation(len(w.images))
+        _, keep, _ = apply_sanitize(ctx.create(), w.images[order], np.random.default_rng([0, 2]), _trainer(w))
+        if keep is None:
+            return "returns no keep-mask"
+        back = np.empty_like(keep)
+        back[order] = keep
+        rates.append(dict(zip(("fpr", "fnr"), detection_rates(back, w.secrets["is_poison"]))))
+    for r in rates[1:]:
+        for k, tol in ORDER_TOLERANCE.items():
+            assert abs(r[k] - rates[0][k]) <= tol, (f"{k.upper()} {rates[0][k]:.2f} with the poisons at the end, "
+                                                    f"{r[k]:.2f} with them shuffled: decisions follow positions")
+    return None
+
+
 def deterministic_for_seed(ctx: CheckContext) -> Optional[str]:
     assert _decisions(*_run(ctx)) == _decisions(*_run(ctx)), "two runs with the same seed made different decisions"
 
@@ -124,5 +151,5 @@ def no_leakage(ctx: CheckContext) -> Optional[str]:
 
 
 DEFENSE_CHECKS = (constructible_from_defaults, parameters_serialisable, stage_declared, hooks_in_declared_stage,
-                  output_well_formed, does_not_mutate_inputs, deterministic_for_seed, no_leakage,
+                  output_well_formed, does_not_mutate_inputs, deterministic_for_seed, decisions_follow_images, no_leakage,
                   smoke_tier_within_budget)
