@@ -76,3 +76,41 @@ def test_augment_is_deterministic_for_a_generator_and_in_range():
     b = A.augment(x, A.AugmentConfig(), _gen(7))
     assert torch.equal(a, b) and a.shape == x.shape
     assert a.min() >= 0 and a.max() <= 1
+
+
+def _edges(boxes):
+    w, h, cx, cy = boxes
+    return cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2
+
+
+@pytest.mark.parametrize("enlarge", [0.2, 0.0001, 1.0])
+def test_localized_crops_lie_in_the_enlarged_first_box_and_always_overlap_it(enlarge):
+    cfg = A.AugmentConfig(localized=enlarge)
+    g = _gen(3)
+    first = A.sample_crop_boxes(N, cfg, g, "cpu")
+    second = A.localized_boxes(first, cfg, g, "cpu")
+    (ax0, ax1, ay0, ay1), (bx0, bx1, by0, by1) = _edges(first), _edges(second)
+    w1, h1 = first[0], first[1]
+    eps = 1e-5
+    # inside the first box enlarged by `enlarge` of its size per side, and inside the image
+    assert (bx0 >= torch.clamp(ax0 - enlarge * w1, 0, 1) - eps).all() and (bx1 <= torch.clamp(ax1 + enlarge * w1, 0, 1) + eps).all()
+    assert (by0 >= torch.clamp(ay0 - enlarge * h1, 0, 1) - eps).all() and (by1 <= torch.clamp(ay1 + enlarge * h1, 0, 1) + eps).all()
+    # the two views of every pair overlap: view 2's centre lies in view 1's box
+    overlap = (torch.minimum(ax1, bx1) - torch.maximum(ax0, bx0)).clamp_min(0) * \
+              (torch.minimum(ay1, by1) - torch.maximum(ay0, by0)).clamp_min(0)
+    assert (overlap > 0).all()
+    # still a random resized crop: sizes vary (not the whole region every time)
+    assert second[0].std() > 0.05
+
+
+def test_independent_crops_overlap_less_and_localized_views_draw_like_before_when_off():
+    cfg = A.AugmentConfig()
+    x = torch.rand(64, 3, 32, 32)
+    v1, v2 = A.view_pair(x, cfg, _gen(5))
+    g = _gen(5)
+    assert torch.equal(v1, A.augment(x, cfg, g)) and torch.equal(v2, A.augment(x, cfg, g))  # SimCLR's draws unchanged
+    first = A.sample_crop_boxes(N, cfg, _gen(7), "cpu")
+    other = A.sample_crop_boxes(N, cfg, _gen(8), "cpu")
+    (ax0, ax1, ay0, ay1), (bx0, bx1, by0, by1) = _edges(first), _edges(other)
+    disjoint = ((torch.minimum(ax1, bx1) - torch.maximum(ax0, bx0)) <= 0) | ((torch.minimum(ay1, by1) - torch.maximum(ay0, by0)) <= 0)
+    assert disjoint.float().mean() > 0.005  # independent crops are sometimes disjoint (~1.4%) — what localized cropping removes

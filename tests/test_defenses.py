@@ -145,3 +145,5 @@ def test_defense_runs_at_smoke_tier(defended_smoke, name):
         assert rec["cost"]["cost_multiple"] < 1  # stopped at epoch 1 of 2
     if name == "finetune":
         assert rec["defense_info"]["clean_subset_size"] > 0 and rec["cost"]["cost_multiple"] > 1
+    if name == "localized_cropping":
+        assert rec["config"]["defense"]["params"] == {"enlarge": 0.2}

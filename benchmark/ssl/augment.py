@@ -31,6 +31,10 @@ class AugmentConfig:
     saturation: float = 0.4
     hue: float = 0.1
     grayscale_p: float = 0.2
+    # > 0: localized cropping (CorruptEncoder's defense, Zhang et al. CVPR 2024): view 2's crop is
+    # drawn inside view 1's box enlarged by this fraction of its size on each side, with its centre
+    # inside view 1's box, so the two views of a pair always overlap. 0 = independent crops (SimCLR).
+    localized: float = 0.0
 
 
 def _uniform(n: int, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:
@@ -59,13 +63,44 @@ def sample_crop_boxes(n: int, cfg: AugmentConfig, g: torch.Generator, device, at
     return w, h, cx, cy
 
 
-def crop_and_flip(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
-    n, device = x.shape[0], x.device
+def crop_boxes(n: int, cfg: AugmentConfig, g: torch.Generator, device):
+    """(w, h, cx, cy) of each image's crop: a random resized crop, or the whole image without cropping."""
     if cfg.crop:
-        w, h, cx, cy = sample_crop_boxes(n, cfg, g, device)
-    else:
-        w = h = torch.ones(n, device=device)
-        cx = cy = torch.full((n,), 0.5, device=device)
+        return sample_crop_boxes(n, cfg, g, device)
+    ones = torch.ones(n, device=device)
+    return ones, ones, ones / 2, ones / 2
+
+
+def localized_boxes(first, cfg: AugmentConfig, g: torch.Generator, device, attempts: int = 10):
+    """Boxes for view 2 given view 1's: inside view 1's box enlarged by ``cfg.localized`` of its
+    width/height per side (clipped to the image), with the centre inside view 1's box. Size and
+    aspect ratio are drawn as a random resized crop *of that region* (same scale and ratio ranges);
+    the whole region when no draw fits."""
+    w1, h1, cx1, cy1 = first
+    n, m = len(w1), cfg.localized
+    x0, x1 = (cx1 - w1 / 2 - m * w1).clamp(0, 1), (cx1 + w1 / 2 + m * w1).clamp(0, 1)
+    y0, y1 = (cy1 - h1 / 2 - m * h1).clamp(0, 1), (cy1 + h1 / 2 + m * h1).clamp(0, 1)
+    rw, rh = x1 - x0, y1 - y0
+    area = _uniform(n * attempts, *cfg.crop_scale, g, device).view(n, attempts) * (rw * rh).view(n, 1)
+    log_r = _uniform(n * attempts, math.log(cfg.crop_ratio[0]), math.log(cfg.crop_ratio[1]), g, device)
+    ratio = torch.exp(log_r).view(n, attempts)
+    w, h = torch.sqrt(area * ratio), torch.sqrt(area / ratio)
+    ok = (w <= rw.view(n, 1)) & (h <= rh.view(n, 1))
+    first_ok, any_ok, rows = torch.argmax(ok.int(), dim=1), ok.any(dim=1), torch.arange(n, device=device)
+    w = torch.where(any_ok, w[rows, first_ok], rw)
+    h = torch.where(any_ok, h[rows, first_ok], rh)
+    # Centre: the crop stays in the region and its centre in view 1's box (that interval is never empty).
+    lo_x, hi_x = torch.maximum(x0 + w / 2, cx1 - w1 / 2), torch.minimum(x1 - w / 2, cx1 + w1 / 2)
+    lo_y, hi_y = torch.maximum(y0 + h / 2, cy1 - h1 / 2), torch.minimum(y1 - h / 2, cy1 + h1 / 2)
+    cx = lo_x + torch.rand(n, generator=g, device=device) * (hi_x - lo_x).clamp_min(0)
+    cy = lo_y + torch.rand(n, generator=g, device=device) * (hi_y - lo_y).clamp_min(0)
+    return w, h, cx, cy
+
+
+def crop_and_flip(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator, boxes=None) -> torch.Tensor:
+    """Crop each image to its box (drawn here unless ``boxes`` is given), resize back, flip at random."""
+    n, device = x.shape[0], x.device
+    w, h, cx, cy = crop_boxes(n, cfg, g, device) if boxes is None else boxes
     flip = torch.rand(n, generator=g, device=device) < cfg.flip_p
     sign = torch.where(flip, -1.0, 1.0)
     theta = torch.zeros(n, 2, 3, device=device, dtype=x.dtype)
@@ -145,8 +180,18 @@ def random_grayscale(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) ->
     return torch.where(on, grayscale(x).expand_as(x), x)
 
 
-def augment(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
-    """One SimCLR view of every image in ``x`` (float N×3×H×W in [0, 1])."""
-    x = crop_and_flip(x, cfg, g)
+def augment(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator, boxes=None) -> torch.Tensor:
+    """One SimCLR view of every image in ``x`` (float N×3×H×W in [0, 1]); ``boxes`` fixes the crops."""
+    x = crop_and_flip(x, cfg, g, boxes)
     x = color_jitter(x, cfg, g)
     return random_grayscale(x, cfg, g)
+
+
+def view_pair(x: torch.Tensor, cfg: AugmentConfig, g: torch.Generator):
+    """Both views of every image. Independent crops (SimCLR) draw exactly as two ``augment`` calls;
+    with ``cfg.localized`` view 2's crop is drawn from view 1's (:func:`localized_boxes`)."""
+    if not (cfg.crop and cfg.localized > 0):
+        return augment(x, cfg, g), augment(x, cfg, g)
+    first = crop_boxes(x.shape[0], cfg, g, x.device)
+    view1 = augment(x, cfg, g, first)
+    return view1, augment(x, cfg, g, localized_boxes(first, cfg, g, x.device))

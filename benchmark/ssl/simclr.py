@@ -25,7 +25,7 @@ from safetensors import safe_open
 from tqdm.auto import tqdm
 
 from ..core.errors import BenchmarkError
-from .augment import AugmentConfig, augment
+from .augment import AugmentConfig, view_pair
 from .checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .encoders import ENCODERS
 from .losses import nt_xent
@@ -88,6 +88,8 @@ class PretrainConfig:
         for key in ("init", "frozen_stages"):  # unset: keep the keys of encoders cached before they existed
             if not d[key]:
                 del d[key]
+        if not d["augment"]["localized"]:  # likewise
+            del d["augment"]["localized"]
         return d
 
     @classmethod
@@ -131,7 +133,7 @@ def _epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Gener
 def two_views(x: torch.Tensor, aug: AugmentConfig, g: torch.Generator,
               memory_format: torch.memory_format = torch.channels_last) -> torch.Tensor:
     """Both SimCLR views of a float batch, stacked as [view 1; view 2]."""
-    return torch.cat([augment(x, aug, g), augment(x, aug, g)]).contiguous(memory_format=memory_format)
+    return torch.cat(view_pair(x, aug, g)).contiguous(memory_format=memory_format)
 
 
 def train_step(model: SimCLRModel, opt: torch.optim.Optimizer, views: torch.Tensor, temperature: float = 0.5) -> float:
