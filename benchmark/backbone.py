@@ -187,15 +187,31 @@ def training_seconds(workdir: Path) -> Dict[str, float]:
     return dict(read_meta(workdir / "last.safetensors").get("spent", {}))
 
 
+def workdir_of(recipe: BackboneRecipe, ds: ImageDataset, cache_dir: Path) -> Path:
+    """Where a backbone trains (and resumes): named by its recipe and the exact training images."""
+    return Path(cache_dir) / "backbones" / config_hash({"recipe": recipe.to_dict(), "data": images_sha256(ds.images)}, 20)
+
+
+def competence(encoder: Encoder, recipe: BackboneRecipe, data_root: Optional[str], device: str = "cpu",
+               probe_epochs: int = 100) -> Dict[str, Any]:
+    """Linear-probe accuracy on the recipe's dataset: probe trained on the excluded subset's train
+    images (the tiers' own downstream set), tested on the test split (the paper's probe: one linear
+    layer, Adam 1e-3, batch 512): ``{"accuracy", "train", "test", "epochs"}``."""
+    probe_train = load_split(recipe.dataset, "train", data_root=data_root, limit=recipe.exclude_limit)
+    probe_test = load_split(recipe.dataset, "test", data_root=data_root)
+    f_train, f_test = (extract_features(encoder, s.images, device) for s in (probe_train, probe_test))
+    probe = LinearProbe(ProbeConfig(epochs=probe_epochs), probe_train.num_classes, 0, device).fit(f_train, probe_train.labels)
+    return {"accuracy": float((probe.predict(f_test) == probe_test.labels).mean()), "train": len(probe_train),
+            "test": len(probe_test), "epochs": probe_epochs}
+
+
 def build(name_or_path: str, data_root: Optional[str], cache_dir: Path, out_dir: Path = BACKBONE_DIR,
           device: str = "cpu", progress: bool = True, probe_epochs: int = 100) -> Backbone:
     """Train (or resume) the backbone in the cache and write NAME.safetensors + NAME.json to
-    ``out_dir`` with its competence: the linear-probe accuracy on the recipe's dataset (probe
-    trained on the excluded subset's train images — the tiers' own downstream set — tested on the
-    test split; the paper's probe: one linear layer, Adam 1e-3, batch 512)."""
+    ``out_dir`` with its :func:`competence`."""
     name, recipe = load_recipe(name_or_path)
     ds = backbone_images(recipe, data_root)
-    workdir = Path(cache_dir) / "backbones" / config_hash({"recipe": recipe.to_dict(), "data": images_sha256(ds.images)}, 20)
+    workdir = workdir_of(recipe, ds, cache_dir)
     workdir.mkdir(parents=True, exist_ok=True)
     if recipe.method == "supervised":
         encoder = train_supervised(ds, recipe, workdir, device, progress)
@@ -204,17 +220,13 @@ def build(name_or_path: str, data_root: Optional[str], cache_dir: Path, out_dir:
         res = pretrain(ds.images, recipe.pretrain_config(), recipe.seed, device, workdir, progress,
                        desc="backbone (simclr)")
         encoder, spent = res.encoder, {"wall": res.wall_seconds, "cpu": res.cpu_seconds}
-    probe_train = load_split(recipe.dataset, "train", data_root=data_root, limit=recipe.exclude_limit)
-    probe_test = load_split(recipe.dataset, "test", data_root=data_root)
-    f_train, f_test = (extract_features(encoder, s.images, device) for s in (probe_train, probe_test))
-    probe = LinearProbe(ProbeConfig(epochs=probe_epochs), probe_train.num_classes, 0, device).fit(f_train, probe_train.labels)
-    accuracy = float((probe.predict(f_test) == probe_test.labels).mean())
+    probe = competence(encoder, recipe, data_root, device, probe_epochs)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.safetensors"
     save_checkpoint(path, encoder.cpu(), meta={"backbone": name, "recipe": recipe.to_dict()})
     info = {"name": name, "sha256": file_sha256(path), "recipe": recipe.to_dict(), "train_images": len(ds),
-            "train_images_sha256": images_sha256(ds.images), "linear_probe_accuracy": round(accuracy, 4),
-            "probe": {"train": len(probe_train), "test": len(probe_test), "epochs": probe_epochs},
+            "train_images_sha256": images_sha256(ds.images), "linear_probe_accuracy": round(probe.pop("accuracy"), 4),
+            "probe": probe,
             "train_seconds": spent, "torch": torch.__version__,
             "command": f"python -m benchmark.backbone {name} --data-root DIR"}
     atomic_write_json(path.with_suffix(".json"), info)

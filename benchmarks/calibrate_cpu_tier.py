@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from benchmark.core.errors import BenchmarkError, report
 from benchmark.core.metrics import format_ci
 from benchmark.core.store import default_cache_dir
 from benchmark.core.records import grid_hash
@@ -52,6 +54,11 @@ CONTINUED = {
     "c10k-e10-lr1e-4": (["data.pretrain.limit=10000", "pretrain.lr=1e-4"], "c10k-e10, a gentler continuation"),
     "c10k-e10-b64": (["data.pretrain.limit=10000", "pretrain.batch_size=64"],
                      "c10k-e10 at batch 64: 4x the steps, ~0.6 same-target poisons per batch instead of 2.6"),
+    # From the SimCLR backbone (benchmark/backbones/cifar10-simclr-w16.toml; built across sessions).
+    "s-c10k-e10": (["data.pretrain.limit=10000", "pretrain.init=cifar10-simclr-w16"],
+                   "c10k-e10 continuing a SimCLR backbone (the victim's own objective: less drift?)"),
+    "s-c10k-e10-t7": (["data.pretrain.limit=10000", "pretrain.init=cifar10-simclr-w16", "threat.targets_per_task=7"],
+                      "s-c10k-e10 with 21 targets per run"),
 }
 
 CONFIGS = {
@@ -94,7 +101,14 @@ def main() -> None:
     if unknown:
         p.error(f"not configurations of tier {args.tier}: {', '.join(unknown)}")
     output = args.output or Path("benchmarks/results") / ("calibration.md" if args.tier == "cpu" else f"calibration_{args.tier}.md")
+    try:
+        calibrate(args, configs, names, output)
+    except BenchmarkError as exc:
+        sys.exit(report(exc))
 
+
+def calibrate(args, configs: dict, names: list, output: Path) -> None:
+    """Run each named configuration's undefended cells, then rewrite the table from every record."""
     for name in names:
         cfg = load_config(args.tier, configs[name][0])
         opts = Options(args.data_root, None, args.cache_dir, args.results_dir / name, "cpu", not args.no_progress)
