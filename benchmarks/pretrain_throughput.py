@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 import torch
+from PIL import Image
 
 from benchmark.ssl.augment import AugmentConfig, augment
 from benchmark.ssl.simclr import PretrainConfig, SimCLRModel, build_encoder, train_step, two_views
@@ -50,8 +51,6 @@ def main() -> None:
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from PIL import Image
-
     b = args.batch
     rng = np.random.default_rng(0)
     data_np = rng.integers(0, 255, (4 * b, 32, 32, 3), dtype=np.uint8)
@@ -91,14 +90,19 @@ def main() -> None:
         print(f"{label:>22}: bare {r_bare:7.1f} img/s | loop {r_loop:7.1f} ({r_loop / r_bare:.2f}× bare) | "
               f"per-image PIL {r_pil:7.1f} ({r_pil / r_bare:.2f}× bare)")
 
+    augmentation_alone(data[:b], pil_images, cfg, g, pil)
+
+
+def augmentation_alone(batch: torch.Tensor, pil_images, cfg: AugmentConfig, g: torch.Generator, pil) -> None:
+    """One view of a batch: the batched tensor augmentation against torchvision's per-image PIL one."""
     t = time.perf_counter()
     for _ in range(4):
-        augment(data[:b].float().div(255), cfg, g)
-    aug = 4 * b / (time.perf_counter() - t)
+        augment(batch.float().div(255), cfg, g)
+    aug = 4 * len(batch) / (time.perf_counter() - t)
     t = time.perf_counter()
     for im in pil_images:
         pil(im)
-    per_image = b / (time.perf_counter() - t)
+    per_image = len(pil_images) / (time.perf_counter() - t)
     print(f"augmentation alone (one view): batched {aug:,.0f} img/s, per-image PIL {per_image:,.0f} img/s "
           f"({aug / per_image:.1f}×)")
 

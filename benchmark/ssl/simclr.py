@@ -183,6 +183,24 @@ def _start(cfg: PretrainConfig, seed: int, dev: torch.device, init: Optional[Pat
     return model, make_optimizer(model, cfg)
 
 
+def _resume(cfg: PretrainConfig, seed: int, dev: torch.device, init: Optional[Path], workdir: Optional[Path]):
+    """(model, optimiser, first epoch to run, losses so far, (wall, CPU) seconds already spent): from
+    ``workdir/last.safetensors`` when an earlier process left one, else a fresh start. Time spent by
+    earlier processes is carried so a run's cost is its true cost over every resume."""
+    model, opt = _start(cfg, seed, dev, init)
+    last = workdir / "last.safetensors" if workdir is not None else None
+    if last is None or not last.exists():
+        return model, opt, 0, [], (0.0, 0.0)
+    try:
+        meta = load_checkpoint(last, model, opt, device=dev)
+        return model, opt, int(meta["epoch"]), list(meta["losses"]), tuple(meta.get("spent", (0.0, 0.0)))
+    except Exception as exc:  # unreadable resume point: start over rather than trust it
+        warnings.warn(f"{last} is unreadable ({type(exc).__name__}); restarting", stacklevel=3)
+        last.unlink()
+        model, opt = _start(cfg, seed, dev, init)
+        return model, opt, 0, [], (0.0, 0.0)
+
+
 def _train_epoch(model: SimCLRModel, opt, data: torch.Tensor, cfg: PretrainConfig, seed: int, epoch: int,
                  batch: int) -> float:
     """One epoch over ``data`` (uint8 NCHW) in full batches; the mean NT-Xent loss. The epoch's
@@ -227,18 +245,7 @@ def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "
         return PretrainResult(model.encoder.eval(), cfg.epochs, cfg.epochs * passes_per_epoch, 0.0, 0.0,
                               meta.get("losses", []), True, epoch_paths())
 
-    model, opt = _start(cfg, seed, dev, init)
-    # Training time already spent by earlier processes on this run (resumes): the run's true cost.
-    start, losses, spent = 0, [], (0.0, 0.0)
-    if workdir is not None and (workdir / "last.safetensors").exists():
-        try:
-            meta = load_checkpoint(workdir / "last.safetensors", model, opt, device=dev)
-            start, losses = int(meta["epoch"]), list(meta["losses"])
-            spent = tuple(meta.get("spent", spent))
-        except Exception as exc:  # unreadable resume point: start over rather than trust it
-            warnings.warn(f"{workdir / 'last.safetensors'} is unreadable ({type(exc).__name__}); restarting", stacklevel=2)
-            (workdir / "last.safetensors").unlink()
-            model, opt = _start(cfg, seed, dev, init)
+    model, opt, start, losses, spent = _resume(cfg, seed, dev, init, workdir)
 
     data = torch.from_numpy(np.ascontiguousarray(images)).to(dev).permute(0, 3, 1, 2)  # uint8 NCHW view
     t0, c0 = time.perf_counter(), time.process_time()
