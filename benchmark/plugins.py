@@ -160,9 +160,11 @@ def load_plugins(extra_dirs: Optional[List[Path]] = None) -> List[str]:
             for kind in kinds_in(folder):
                 try:
                     _load_module(KINDS[kind], folder.resolve())
-                    names.append(folder.name)
                 except BenchmarkError as exc:
                     _failed[kind, folder.name] = str(exc)
+                else:
+                    if folder.name not in names:  # a folder with an attack and a defense is one plugin name
+                        names.append(folder.name)
     return names
 
 
