@@ -40,6 +40,7 @@ class AttackContext:
     SimCLR model (encoder + projection head) for attacks that optimise against one (Witches'
     Brew). The grid's clean encoder of the same seed serves — the strongest surrogate possible."""
     surrogate: Optional[Callable[[], Any]] = None
+    surrogate_cfg: Optional[Any] = None   # its PretrainConfig (an isolated attack rebuilds the model from it)
 
 
 class Attack:

@@ -36,12 +36,13 @@ from tqdm.auto import tqdm
 from .data import ImageDataset, load_split
 from .data.sources import stratified_indices
 from .core.errors import BenchmarkError, report
-from .evaluate import LinearProbe, ProbeConfig, extract_features
-from .ssl.augment import AugmentConfig, augment
+from .evaluate import LinearProbe, extract_features
+from .ssl.augment import augment
 from .ssl.checkpoint import load_checkpoint, read_meta, save_checkpoint
-from .ssl.simclr import Encoder, PretrainConfig, build_encoder, pretrain
+from .ssl.simclr import Encoder, build_encoder, pretrain
 from .core.store import atomic_write_json, config_hash, default_cache_dir, file_sha256, images_sha256, read_json
 from .core.config import read_named_toml
+from .core.settings import AugmentConfig, PretrainConfig, ProbeConfig
 
 BACKBONE_DIR = Path(__file__).parent / "backbones"
 METHODS = ("supervised", "simclr")

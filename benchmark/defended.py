@@ -7,7 +7,6 @@ the declared stage's hooks are the defense's own (:func:`defenses.base.hook`).
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -16,6 +15,7 @@ import numpy as np
 from defenses.base import Defense, Operating, hook
 from .core.errors import BenchmarkError
 from .core.protocols import Trainer
+from .core.settings import PretrainConfig, ProbeConfig
 
 
 @dataclass
@@ -45,31 +45,41 @@ def apply_sanitize(defense: Defense, images: np.ndarray, rng: np.random.Generato
                          f"or uint8 images of shape {images.shape}, got {out.dtype} {out.shape}")
 
 
-def run_defense(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray, pretrain: Dict[str, Any],
-                probe: Dict[str, Any], trainer: Trainer, seed: int) -> DefendedPipeline:
+def run_defense(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray, pretrain: PretrainConfig,
+                probe: ProbeConfig, trainer: Trainer, seed: int, max_clean_fraction: float = 0.5) -> DefendedPipeline:
     """The defense's hooks in stage order (:func:`_run_hooks`); a hook that calls ``exit`` is a
     one-line error naming the defense, never a silent exit 0 of the harness."""
     try:
-        return _run_hooks(defense, train_set, clean_pool, pretrain, probe, trainer, seed)
+        return _run_hooks(defense, train_set, clean_pool, pretrain, probe, trainer, seed, max_clean_fraction)
     except SystemExit as exc:
         raise BenchmarkError(f"defense {defense.name!r} called exit({exc.code!r}) in a hook") from exc
 
 
-def _run_hooks(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray, pretrain: Dict[str, Any],
-               probe: Dict[str, Any], trainer: Trainer, seed: int) -> DefendedPipeline:
+def _typed(defense: Defense, hook_name: str, value, cls):
+    """A hook's returned config, refused in one line unless it is the config type it was given."""
+    if not isinstance(value, cls):
+        raise BenchmarkError(f"defense {defense.name!r}: {hook_name} must return a {cls.__name__} "
+                             f"(dataclasses.replace of its argument), got {type(value).__name__}")
+    return value
+
+
+def _run_hooks(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray, pretrain: PretrainConfig,
+               probe: ProbeConfig, trainer: Trainer, seed: int, max_clean_fraction: float) -> DefendedPipeline:
     """``train_set`` = clean + poisons (what the encoder provider holds); ``clean_pool`` = the clean
     part, from which a post-processing defense's clean subset is drawn (the paper's assumption
     that the provider can collect that many clean images)."""
     kept, keep, sanitized = apply_sanitize(defense, train_set, np.random.default_rng([seed, 2]), trainer)
-    cfg = hook(defense, "adjust_pretrain")(copy.deepcopy(pretrain))
+    cfg = _typed(defense, "adjust_pretrain", hook(defense, "adjust_pretrain")(pretrain), PretrainConfig)
     trained = hook(defense, "pretrain")(kept, cfg, trainer, np.random.default_rng([seed, 3]))
     n_clean = int(hook(defense, "clean_subset_size")(len(clean_pool)))
     if n_clean > 0:
-        if n_clean > len(clean_pool):
-            raise BenchmarkError(f"defense {defense.name!r} asks for {n_clean} clean images, the set has {len(clean_pool)}")
+        cap = int(max_clean_fraction * len(clean_pool))
+        if n_clean > cap:
+            raise BenchmarkError(f"defense {defense.name!r} asks for {n_clean} clean images; the tier allows at most "
+                                 f"{cap} ({max_clean_fraction:g} of the clean set, threat.max_clean_fraction)")
         rng = np.random.default_rng([seed, 4])
         subset = clean_pool[np.sort(rng.choice(len(clean_pool), n_clean, replace=False))]
         trained = [hook(defense, "post_process")(t, subset, cfg, trainer, rng) for t in trained]
-    probe_cfg = hook(defense, "adjust_probe")(copy.deepcopy(probe))
+    probe_cfg = _typed(defense, "adjust_probe", hook(defense, "adjust_probe")(probe), ProbeConfig)
     return DefendedPipeline(defense.operating(trained, probe_cfg, len(kept)), defense.curves(trained, probe_cfg),
                             keep, sanitized, len(kept), n_clean, hook(defense, "detection_stats")())

@@ -10,8 +10,9 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from .core.errors import BenchmarkError
-from .evaluate import LinearProbe, ProbeConfig, extract_features
+from .evaluate import LinearProbe, extract_features
 from .feature_store import FeatureStore
+from .core.settings import ProbeConfig
 
 
 def module_of(encoder: Any):
@@ -64,9 +65,8 @@ class FeatureMemo:
         return self._store[key][1]
 
 
-def predict_task(encoders, probe: Dict[str, Any], task: str, splits, seed: int, memo: FeatureMemo) -> TaskPredictions:
+def predict_task(encoders, cfg: ProbeConfig, task: str, splits, seed: int, memo: FeatureMemo) -> TaskPredictions:
     train, test = splits["train"], splits["test"]
-    cfg = ProbeConfig.from_dict(probe)
     preds, feats = [], []
     for i, member in enumerate(encoders):
         f_train = memo(member, f"{task}/train", train.images)

@@ -18,9 +18,10 @@ import numpy as np
 from filelock import FileLock
 
 from .core.errors import BenchmarkError
-from .ssl.simclr import Encoder, PretrainConfig, load_encoder_checkpoint, pretrain, pretrain_image_passes
+from .ssl.simclr import Encoder, load_encoder_checkpoint, pretrain, pretrain_image_passes
 from .backbone import resolve as resolve_backbone
 from .core.store import atomic_write_json, config_hash, file_sha256, images_sha256
+from .core.settings import PretrainConfig
 
 MANIFEST = "manifest.json"
 

@@ -6,25 +6,12 @@ themselves are the pure functions of :mod:`benchmark.core.metrics`.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Dict
-
 import numpy as np
 import torch
 from torch import nn
 from torch.fx.experimental.optimization import fuse
 
-
-@dataclass(frozen=True)
-class ProbeConfig:
-    epochs: int = 100
-    lr: float = 1e-3
-    batch_size: int = 512
-    feature_norm: str = "none"      # "none" (paper) or "l2"
-
-    @classmethod
-    def from_dict(cls, d: Dict) -> "ProbeConfig":
-        return cls(**d)
+from .core.settings import ProbeConfig
 
 
 def inference_copy(encoder: nn.Module) -> nn.Module:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from tqdm.auto import tqdm
 
 from .plugins import load_plugins
 from .core.errors import BenchmarkError
+from .core.settings import TierConfig
 from .grid import Grid, Job
 from .pipeline import load_data
 from .runner import run_cell
@@ -38,7 +39,7 @@ def run_local(grid: Grid, options, progress: bool = True) -> List[Path]:
     return [paths[j] for j in grid.jobs]
 
 
-def _ray_job(tier: Dict[str, Any], job: Job, options) -> str:
+def _ray_job(tier: TierConfig, job: Job, options) -> str:
     """Runs on a Ray worker: a fresh process, so plugins are loaded there too."""
     load_plugins()
     return str(run_cell(tier, job.attack, job.defense, job.seed, options, log=lambda *_: None))

@@ -24,6 +24,7 @@ from .encoder_cache import EncoderCache
 from .core.errors import BenchmarkError, report
 from .core.metrics import detection_rates, format_ci
 from .core.paper_numbers import TABLE1_ASR
+from .core.settings import TierConfig
 from .pipeline import PlannedPoisons, changed_config, create_entries, load_config, load_data, run_pipeline
 from .runner import Options, run_cell
 from .core.store import atomic_write_bytes, default_cache_dir
@@ -93,7 +94,9 @@ EXPERIMENTS: Dict[str, Experiment] = {
                        "one-target rows follow the paper's protocol."),
     "fig11": Experiment("Fig. 11 — fine-tuning the poisoned encoder on a clean fraction of the pre-training set",
                         "defended",
-                        [Cell(f"clean fraction {f:g}", "poisoned_encoder", {"defense.finetune.clean_fraction": f},
+                        # Above the tiers' 0.5 cap the cell says so: the provider verified that much by hand.
+                        [Cell(f"clean fraction {f:g}", "poisoned_encoder",
+                              {"defense.finetune.clean_fraction": f, **({"threat.max_clean_fraction": f} if f > 0.5 else {})},
                               "ASR falls as the clean fraction grows" if f == 1.0 else "", "finetune")
                          for f in (0.05, 0.1, 0.25, 0.5, 1.0)],
                         "Fine-tuning runs the tier's `[defense.finetune]` epochs and lr (paper: 300 epochs, lr 1e-4) "
@@ -102,7 +105,7 @@ EXPERIMENTS: Dict[str, Experiment] = {
 }
 
 
-def measure(name: str, cfg: Dict[str, Any], options, seeds: List[int], log=print) -> List[Tuple[Cell, Dict[str, Any]]]:
+def measure(name: str, cfg: TierConfig, options, seeds: List[int], log=print) -> List[Tuple[Cell, Dict[str, Any]]]:
     exp = EXPERIMENTS[name]
     data = load_data(cfg, options)
     cfgs = [changed_config(cfg, cell.changes) for cell in exp.cells]
@@ -127,7 +130,7 @@ def measure(name: str, cfg: Dict[str, Any], options, seeds: List[int], log=print
     return rows
 
 
-def cell_records(cells: List[Cell], cfgs: List[Dict[str, Any]], seeds: List[int], options, data, log=print):
+def cell_records(cells: List[Cell], cfgs: List[TierConfig], seeds: List[int], options, data, log=print):
     """{(cell index, seed): record path}, running what is missing. A (cell, seed) that another
     process is computing is deferred to a second pass, so two `benchmark.experiment` processes on
     the same results directory split the cells instead of waiting on each other."""
@@ -142,13 +145,13 @@ def cell_records(cells: List[Cell], cfgs: List[Dict[str, Any]], seeds: List[int]
     return paths
 
 
-def detection_trial(cfg: Dict[str, Any], attack_name: str, defense_name: str, seed: int, data,
+def detection_trial(cfg: TierConfig, attack_name: str, defense_name: str, seed: int, data,
                     options) -> Tuple[float, float]:
     """(FPR, FNR) of a pre-processing defense's keep-mask on one seed's poisoned set: the cell
     pipeline with the planning trainer (nothing trained), so the keep-mask is the one a full run
     of the cell computes. Poison = positive."""
     attack, defense = create_entries(cfg, attack_name, defense_name)
-    trainer = PlanningTrainer(EncoderCache(options.cache_dir, options.device, progress=False), seed, cfg["pretrain"])
+    trainer = PlanningTrainer(EncoderCache(options.cache_dir, options.device, progress=False), seed, cfg.pretrain)
     run = run_pipeline(cfg, attack, defense, seed, data, trainer, PlannedPoisons())
     if run.defended.keep is None:
         raise BenchmarkError(f"defense {defense_name!r} returns no keep-mask: nothing to score")
@@ -247,15 +250,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.set and not args.tag:
             raise BenchmarkError("--set changes the tier: give --tag so the table does not overwrite the tier's own")
         cfg = load_config(args.tier, args.set)
-        seeds = args.seeds if args.seeds is not None else cfg.get("run", {}).get("seeds", [0])
+        seeds = args.seeds if args.seeds is not None else list(cfg.seeds)
         if any(s < 0 for s in seeds):
             raise BenchmarkError("seeds must be non-negative integers")
         opts = Options(args.data_root, None, args.cache_dir or default_cache_dir(), args.results_dir / args.name,
                        args.device, not args.no_progress)
-        text = render(args.name, cfg["tier"]["name"], measure(args.name, cfg, opts, seeds))
+        text = render(args.name, cfg.name, measure(args.name, cfg, opts, seeds))
         if args.set:
             text += "\nTier overrides: " + ", ".join(f"`{s}`" for s in args.set) + "\n"
-        out = args.output_dir / f"{cfg['tier']['name']}-{args.name}{'-' + args.tag if args.tag else ''}.md"
+        out = args.output_dir / f"{cfg.name}-{args.name}{'-' + args.tag if args.tag else ''}.md"
         atomic_write_bytes(out, text.encode())
     except BenchmarkError as exc:
         return report(exc)

@@ -47,7 +47,7 @@ def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
     rows, seen = [], set()
     for job in grid.jobs:
         attack, defense = create_entries(cfg, job.attack, job.defense)
-        trainer = PlanningTrainer(cache, job.seed, cfg["pretrain"])
+        trainer = PlanningTrainer(cache, job.seed, cfg.pretrain)
         run = run_pipeline(cfg, attack, defense, job.seed, data, trainer, PlannedPoisons(store))
         encoders = [trainer.clean_request] + trainer.requests
         defended = (run.defended.operating.image_passes if run.defended.operating.image_passes is not None
@@ -67,7 +67,7 @@ def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:
 
 
 def format_plan(grid: Grid, rows: List[Dict[str, Any]]) -> str:
-    lines = [f"grid {grid.name}: tier {grid.tier['tier']['name']}, {len(rows)} jobs "
+    lines = [f"grid {grid.name}: tier {grid.tier.name}, {len(rows)} jobs "
              f"({grid.cpus_per_job:g} CPUs, {grid.gpus_per_job:g} GPUs each)",
              f"{'attack':18} {'defense':16} {'seed':>4}  {'record':7} {'encoders cached':>15}  {'image-passes to spend':>22}"]
     for r in rows:

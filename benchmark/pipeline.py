@@ -31,10 +31,12 @@ from .defended import DefendedPipeline, run_defense
 from .core.errors import BenchmarkError
 from .poison_store import PoisonStore
 from .core.registry import check_entry_sections
-from .ssl.simclr import PretrainConfig, load_simclr_model
+from .ssl.simclr import load_simclr_model
 from .core.threat import ThreatSpec, draw_threat
 from .core.config import load_tier, with_changes
 from .core.protocols import TrainedEncoder, Trainer
+from .core.settings import TierConfig
+from .core.settings import PretrainConfig
 
 
 @dataclass
@@ -57,42 +59,41 @@ class CellRun:
 ENTRY_REGISTRIES = {"attack": attacks.ATTACKS, "defense": defenses.DEFENSES}
 
 
-def load_config(name_or_path: str, overrides=()) -> Dict[str, Any]:
+def load_config(name_or_path: str, overrides=()) -> TierConfig:
     """A tier with ``--set`` overrides, validated, its entry tables checked against the registries
     (load plugins first): what every command runs on."""
     return check_entry_sections(load_tier(name_or_path, overrides), ENTRY_REGISTRIES)
 
 
-def changed_config(cfg: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any]:
+def changed_config(cfg: TierConfig, changes: Dict[str, Any]) -> TierConfig:
     """``cfg`` with an experiment cell's ``{dotted path: value}`` changes, by the same rule as ``--set``."""
     return check_entry_sections(with_changes(cfg, changes), ENTRY_REGISTRIES)
 
 
-def load_data(cfg: Dict[str, Any], options) -> Data:
-    if cfg["pretrain"].get("init"):
-        resolve_backbone(cfg["pretrain"]["init"])  # a missing or tampered backbone fails before any work
-    d = cfg["data"]
+def load_data(cfg: TierConfig, options) -> Data:
+    if cfg.pretrain.init:
+        resolve_backbone(cfg.pretrain.init)  # a missing or tampered backbone fails before any work
     src = dict(data_root=options.data_root, download_root=options.download_root)
-    pre = load_split(d["pretrain"]["name"], d["pretrain"].get("split", "train"), limit=d["pretrain"].get("limit"), **src)
-    tasks = {t["name"]: {"train": load_split(t["name"], "train", limit=t.get("train_limit"), **src),
-                         "test": load_split(t["name"], "test", limit=t.get("test_limit"), **src)}
-             for t in d["tasks"]}
+    pre = load_split(cfg.pretrain_data.name, cfg.pretrain_data.split, limit=cfg.pretrain_data.limit, **src)
+    tasks = {t.name: {"train": load_split(t.name, "train", limit=t.train_limit, **src),
+                      "test": load_split(t.name, "test", limit=t.test_limit, **src)}
+             for t in cfg.tasks}
     return Data(pre, tasks)
 
 
-def create_entries(cfg: Dict[str, Any], attack_name: str, defense_name: str):
+def create_entries(cfg: TierConfig, attack_name: str, defense_name: str):
     """(attack, defense) built from the registries with the tier's parameters for each."""
-    attack = attacks.create_attack(attack_name, **cfg.get("attack", {}).get(attack_name, {}))
-    defense = defenses.create_defense(defense_name, **cfg.get("defense", {}).get(defense_name, {}))
+    attack = attacks.create_attack(attack_name, **cfg.entry_params("attack", attack_name))
+    defense = defenses.create_defense(defense_name, **cfg.entry_params("defense", defense_name))
     return attack, defense
 
 
-def cell_threat(cfg: Dict[str, Any], data: Data, seed: int) -> ThreatSpec:
+def cell_threat(cfg: TierConfig, data: Data, seed: int) -> ThreatSpec:
     """The seed's targets, target classes and references, drawn at random as the paper does."""
-    t = cfg["threat"]
+    t = cfg.threat
     threat = draw_threat({name: splits["test"].labels for name, splits in data.tasks.items()},
-                         t["targets_per_task"], t["n_references"], t["poison_rate"], np.random.default_rng(seed))
-    only = t.get("only_target", -1)
+                         t.targets_per_task, t.n_references, t.poison_rate, np.random.default_rng(seed))
+    only = t.only_target
     if only < 0:
         return threat
     # One target per poisoned run (the paper's protocol): the same draw, only target ``only`` poisoned,
@@ -136,7 +137,8 @@ class StoredPoisons:
 
     def __call__(self, attack, targets: List[AttackTarget], seed: int, clean: TrainedEncoder) -> PoisonSet:
         path, key = surrogate_of(clean.cfg, clean.final_path, clean.key)
-        context = AttackContext(surrogate=lambda: load_simclr_model(path, clean.cfg, self.device, seed))
+        context = AttackContext(surrogate=lambda: load_simclr_model(path, clean.cfg, self.device, seed),
+                                surrogate_cfg=clean.cfg)
         return self.store.get(attack, targets, seed, key, lambda: attack.craft(targets, craft_rng(seed), context))
 
 
@@ -168,7 +170,7 @@ def _untimed(stage: str, fn, *args, **kwargs):
     return fn(*args, **kwargs)
 
 
-def run_pipeline(cfg: Dict[str, Any], attack, defense, seed: int, data: Data, trainer: Trainer,
+def run_pipeline(cfg: TierConfig, attack, defense, seed: int, data: Data, trainer: Trainer,
                  poisons_for: PoisonSource, timed=_untimed) -> CellRun:
     """The cell: draw the threat, train (or plan) the clean encoder, craft the poisons, append them
     to the victim's set and run the defense's hooks in stage order. ``timed(stage, fn, *args)``
@@ -180,6 +182,6 @@ def run_pipeline(cfg: Dict[str, Any], attack, defense, seed: int, data: Data, tr
     train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
     # The defense gets what an encoder provider holds: the unflagged poisoned set (a copy), the
     # clean part only for drawing a post-processing defense's clean subset, and the trainer.
-    defended = timed("defense", run_defense, defense, train_set, data.pretrain.images, cfg["pretrain"],
-                     cfg["probe"], trainer, seed)
+    defended = timed("defense", run_defense, defense, train_set, data.pretrain.images, cfg.pretrain,
+                     cfg.probe, trainer, seed, cfg.threat.max_clean_fraction)
     return CellRun(threat, clean, poisons, train_set, defended)

@@ -4,7 +4,7 @@ Two ways to add an attack or a defense without editing the benchmark:
 
 - an installed package declaring an entry point in the group ``cl_poisonbench.defenses`` or
   ``cl_poisonbench.attacks`` (``name = "package.module:Class"``); the class is registered under
-  the entry point's name unless the module already registered it;
+  the entry point's name;
 - a folder ``submissions/<name>/`` holding ``defense.py`` (which registers ``<name>`` with
   ``@register_defense``) and/or ``attack.py`` (``@register_attack``), and a ``README.md`` stating
   the authors, a paper link and the threat-model assumptions.
@@ -13,13 +13,15 @@ Every failure — an import error, a name clash with a built-in or another plugi
 module registers another name, a README lacking a required section — is one line naming the
 plugin (:class:`~benchmark.core.errors.BenchmarkError`); a plugin that fails is skipped and remembered,
 so one broken folder stops neither the built-ins nor the other submissions.
+
+The harness never imports a plugin: each one is loaded in, and runs in, its own child process
+(:mod:`benchmark.sandbox`); the registry holds a proxy that forwards every call to it.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import atexit
 import os
-import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +31,9 @@ from attacks.base import ATTACKS, Attack
 from defenses.base import DEFENSES, Defense
 from .core.errors import BenchmarkError
 from .core.registry import Registry
+from .sandbox.attack import attack_proxy
+from .sandbox.defense import defense_proxy
+from .sandbox.process import PluginProcess
 
 
 @dataclass(frozen=True)
@@ -42,12 +47,21 @@ class PluginKind:
 
 KINDS = {"defense": PluginKind("defense", DEFENSES, Defense, "defense.py", "cl_poisonbench.defenses"),
          "attack": PluginKind("attack", ATTACKS, Attack, "attack.py", "cl_poisonbench.attacks")}
+# Every plugin kind runs isolated: the proxy class factory of each (benchmark/sandbox/).
+PROXIES = {"defense": defense_proxy, "attack": attack_proxy}
 README_SECTIONS = ("authors", "paper", "threat model")
 # The repository's own submissions folder; ./submissions and CL_POISONBENCH_SUBMISSIONS (os.pathsep-separated) add others.
 REPO_SUBMISSIONS = Path(__file__).resolve().parents[1] / "submissions"
 
 _loaded: Dict[Tuple[str, str], str] = {}  # (kind, name) → where it came from
 _failed: Dict[Tuple[str, str], str] = {}  # (kind, name) → why it could not be loaded (one line)
+_processes: List[PluginProcess] = []        # the isolated plugins' children, closed at exit
+
+
+@atexit.register
+def _close_processes() -> None:
+    for process in _processes:
+        process.close()
 
 
 def submission_dirs() -> List[Path]:
@@ -96,43 +110,28 @@ def _load_module(spec: PluginKind, folder: Path) -> None:
     check_readme(folder)
     if name in spec.registry:
         raise BenchmarkError(f"plugin '{name}' ({source}): name clash with an already registered {spec.kind}")
-    module_name = f"cl_poisonbench_submissions.{spec.kind}.{name}"
-    module_spec = importlib.util.spec_from_file_location(module_name, source)
-    module = importlib.util.module_from_spec(module_spec)
-    before = set(spec.registry.names())
-    try:
-        sys.modules[module_name] = module
-        module_spec.loader.exec_module(module)
-    except BenchmarkError as exc:
-        sys.modules.pop(module_name, None)
-        raise BenchmarkError(f"plugin '{name}' ({source}): {exc}") from exc
-    except (Exception, SystemExit) as exc:  # a submitter's bug (or exit) must not end or trace the harness
-        sys.modules.pop(module_name, None)
-        raise BenchmarkError(f"plugin '{name}' ({source}) failed to import: {type(exc).__name__}: {exc}") from exc
-    added = set(spec.registry.names()) - before
-    if added != {name}:
-        raise BenchmarkError(f"plugin '{name}' ({source}) must register exactly the {spec.kind} '{name}', "
-                             f"registered {sorted(added) or 'nothing'}")
+    register_isolated(spec, name, {"folder": str(folder)}, str(source), source.read_text(errors="replace"))
     _loaded[spec.kind, name] = str(folder)
 
 
-def _load_entry_point(spec: PluginKind, ep) -> str:
-    """Register one entry point's class under the entry point's name."""
+def register_isolated(spec: PluginKind, name: str, source: Dict[str, str], where: str, text: str) -> None:
+    """Register a submitted attack or defense without importing it here: its child process loads it
+    and says what it is (:mod:`benchmark.sandbox`); a failure to load is this plugin's one-line error."""
+    process = PluginProcess(spec.kind, source, name)
     try:
-        obj = ep.load()
-    except (Exception, SystemExit) as exc:
-        raise BenchmarkError(f"plugin '{ep.name}' (entry point {ep.value}) failed to import: "
-                             f"{type(exc).__name__}: {exc}") from exc
-    if ep.name not in spec.registry:
-        if not (isinstance(obj, type) and issubclass(obj, spec.base)):
-            raise BenchmarkError(f"plugin '{ep.name}' (entry point {ep.value}) is not a {spec.base.__name__} subclass")
-        if vars(obj).get("name", ep.name) != ep.name:
-            # A class registered under another name too (an alias): a subclass carries this name,
-            # since the registry owns a class's one name.
-            obj = type(obj.__name__, (obj,), {"__module__": obj.__module__})
-        spec.registry.register(ep.name)(obj)
-    elif spec.registry.get(ep.name) is not obj and getattr(obj, "name", None) != ep.name:
+        info = process.start()
+    except BenchmarkError as exc:
+        process.kill()
+        raise BenchmarkError(f"plugin '{name}' ({where}) failed to import: {getattr(exc, 'reason', exc)}") from exc
+    _processes.append(process)
+    spec.registry.register(name)(PROXIES[spec.kind](name, process, info, text or str(info.get("source", ""))))
+
+
+def _load_entry_point(spec: PluginKind, ep) -> str:
+    """Register one entry point's class, isolated, under the entry point's name."""
+    if ep.name in spec.registry:
         raise BenchmarkError(f"plugin '{ep.name}' (entry point {ep.value}): name clash with a registered {spec.kind}")
+    register_isolated(spec, ep.name, {"entry_point": ep.value}, f"entry point {ep.value}", "")
     _loaded[spec.kind, ep.name] = f"entry point {ep.value}"
     return ep.name
 

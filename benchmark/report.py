@@ -13,6 +13,7 @@ from defenses.base import Operating
 from .core import certification, metrics
 from .downstream import FeatureMemo, TaskPredictions, module_of, predict_task
 from .core.records import RECORD_SCHEMA, summarize_targets
+from .core.settings import TierConfig
 from .core.store import config_hash, machine_description, package_versions
 from .core.threat import ThreatSpec, evaluation_mask
 
@@ -65,7 +66,7 @@ def evaluate(clean: Operating, defended: Operating, tasks, threat: ThreatSpec, s
             curve_targets[i] += [_target_outcome(t, ref, cp, None) for t in mine]
     for point, tk, tg in zip(curves, curve_tasks, curve_targets):
         m = summarize_targets(tg)
-        out["curves"].append({"label": point.label, "probe_epochs": point.probe["epochs"],
+        out["curves"].append({"label": point.label, "probe_epochs": point.probe.epochs,
                               "asr": m["asr"], "asr_hits": m["asr_hits"], "n_targets": m["n_targets"],
                               "outer_objective": m["outer_objective"],
                               "poisoned_accuracy": {k: v["poisoned_accuracy"] for k, v in tk.items()}})
@@ -75,7 +76,7 @@ def evaluate(clean: Operating, defended: Operating, tasks, threat: ThreatSpec, s
 @dataclass
 class CellResult:
     """Everything one computed cell knows; :func:`build_record` turns it into the record."""
-    cfg: Dict[str, Any]              # the tier, as run
+    cfg: TierConfig                  # the tier, as run
     resolved: Dict[str, Any]         # tier + the entries' parameters + seed: what the record's hash covers
     grid_hash: str
     attack: Any                      # the attack object (its name, and :meth:`meta` of its poisons)
@@ -89,10 +90,11 @@ class CellResult:
 
 
 def _threat(r: CellResult, n_clean: int) -> Dict[str, Any]:
-    t, only = r.cfg["threat"], r.cfg["threat"].get("only_target", -1)
+    t = r.cfg.threat
+    only = t.only_target
     n_poisons = len(r.run.poisons)
-    return {"targets_per_task": t["targets_per_task"], "n_references": t["n_references"],
-            "poison_rate_per_target": t["poison_rate"],
+    return {"targets_per_task": t.targets_per_task, "n_references": t.n_references,
+            "poison_rate_per_target": t.poison_rate,
             "poisons_per_target": r.run.threat.poisons_per_target(n_clean) if n_poisons else 0,
             "total_poisons": n_poisons,
             "shared_pretraining_run": only < 0,
@@ -119,19 +121,19 @@ def _defense_info(r: CellResult) -> Dict[str, Any]:
     return {"version": r.defense.version, "authors": r.defense.authors, "origin": r.origin,
             "train_size": d.train_size, "sanitized_inputs": d.sanitized_inputs, "clean_subset_size": d.clean_subset_size,
             "encoders": len(d.operating.encoders), "encoders_requested": r.trainer.encoders_trained,
-            "probe": d.operating.probe}
+            "probe": d.operating.probe.to_dict()}
 
 
 def build_record(r: CellResult) -> Dict[str, Any]:
-    cfg, p, run = r.cfg, r.cfg["pretrain"], r.run
+    cfg, p, run = r.cfg, r.cfg.pretrain, r.run
     n_clean = len(run.train_set) - len(run.poisons)
     tasks, targets = r.results["tasks"], r.results["targets"]
     info = _defense_info(r)
     record = {
         "schema": RECORD_SCHEMA,
-        "tier": cfg["tier"]["name"], "grid_hash": r.grid_hash,
-        "pretrain_set": cfg["data"]["pretrain"]["name"], "n_clean_pretrain": n_clean,
-        "encoder": f"{p['arch']}-w{p['width']}-b{''.join(map(str, p['blocks']))}", "ssl": "simclr",
+        "tier": cfg.name, "grid_hash": r.grid_hash,
+        "pretrain_set": cfg.pretrain_data.name, "n_clean_pretrain": n_clean,
+        "encoder": f"{p.arch}-w{p.width}-b{''.join(map(str, p.blocks))}", "ssl": "simclr",
         "attack": r.attack.name, "defense": r.defense.name, "seed": r.seed,
         "config": r.resolved, "config_hash": config_hash(r.resolved),
         "threat": _threat(r, n_clean),

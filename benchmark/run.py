@@ -8,6 +8,7 @@ every cell that trains on the same data with the same config.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -23,7 +24,7 @@ from . import executors
 from .core.errors import BenchmarkError, report
 from .grid import format_plan, load_grid, plan
 from .pipeline import load_config, load_data
-from .core.records import grid_hash
+from .sandbox.remote import set_hook_seconds
 from .runner import Options, run_cell
 from .core.store import default_cache_dir
 from .core.config import list_tiers
@@ -65,6 +66,9 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="with --executor ray: address of an existing Ray cluster (default: start a local one)")
     p.add_argument("--ray-cpus", type=int, default=None, metavar="N",
                    help="with --executor ray and no --address: CPUs of the local Ray instance")
+    p.add_argument("--hook-seconds", type=float, default=None, metavar="S",
+                   help="wall-clock budget of each hook call of a submitted defense, which runs in its own "
+                        "process (default: 14400, or CL_POISONBENCH_HOOK_SECONDS); training it asks for is not counted")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-leaderboard", action="store_true", help="do not print the leaderboard table at the end")
@@ -84,6 +88,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.hook_seconds is not None:
+        if not (math.isfinite(args.hook_seconds) and args.hook_seconds > 0):
+            raise BenchmarkError(f"--hook-seconds must be a positive number, got {args.hook_seconds}")
+        set_hook_seconds(args.hook_seconds)
     if args.grid is not None:
         return _run_grid(args)
     if args.dry_run or args.executor != "local":
@@ -92,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     for name in args.attack:
         attacks.ATTACKS.get(name)  # unknown names fail before any work
     defenses.DEFENSES.get(args.defense)
-    seeds = args.seeds if args.seeds is not None else cfg.get("run", {}).get("seeds", [0])
+    seeds = args.seeds if args.seeds is not None else list(cfg.seeds)
     if any(s < 0 for s in seeds):
         raise BenchmarkError("seeds must be non-negative integers")
     if args.device.startswith("cuda"):
@@ -104,13 +112,13 @@ def _run(args: argparse.Namespace) -> int:
     options = _options(args)
     data = load_data(cfg, options)  # load once, validate before training anything
     cells = [(a, s) for s in seeds for a in args.attack]
-    bar = tqdm(cells, desc=f"{cfg['tier']['name']} cells", disable=args.no_progress, unit="cell")
+    bar = tqdm(cells, desc=f"{cfg.name} cells", disable=args.no_progress, unit="cell")
     for attack, seed in bar:
         bar.set_postfix(attack=attack, seed=seed)
         run_cell(cfg, attack, args.defense, seed, options, data=data, log=tqdm.write)
     if not args.no_leaderboard:
         mine = [r for r in load_records(args.results_dir)
-                if r["tier"] == cfg["tier"]["name"] and r["grid_hash"] == grid_hash(cfg)]
+                if r["tier"] == cfg.name and r["grid_hash"] == cfg.grid_hash()]
         print(render_markdown(mine, title=None, figures=False))
     return 0
 

@@ -19,7 +19,7 @@ from .feature_store import FeatureStore
 from .pipeline import Data, StoredPoisons, create_entries, load_data, run_pipeline
 from .poison_store import PoisonStore
 from .core.errors import BenchmarkError
-from .core.records import grid_hash
+from .core.settings import TierConfig
 from .report import CellResult, build_record, evaluate
 from .core.store import atomic_write_json, config_hash, read_json
 from .trainer import EncoderTrainer
@@ -35,12 +35,12 @@ class Options:
     progress: bool = True
 
 
-def record_path(options: Options, cfg: Dict[str, Any], attack: str, defense: str, seed: int) -> Path:
-    return options.results_dir / cfg["tier"]["name"] / grid_hash(cfg) / attack / defense / f"seed{seed}.json"
+def record_path(options: Options, cfg: TierConfig, attack: str, defense: str, seed: int) -> Path:
+    return options.results_dir / cfg.name / cfg.grid_hash() / attack / defense / f"seed{seed}.json"
 
 
-def resolved_config(cfg: Dict[str, Any], attack, defense, seed: int) -> Dict[str, Any]:
-    return {"tier": cfg, "attack": {"name": attack.name, "params": attack.params()},
+def resolved_config(cfg: TierConfig, attack, defense, seed: int) -> Dict[str, Any]:
+    return {"tier": cfg.as_dict(), "attack": {"name": attack.name, "params": attack.params()},
             "defense": {"name": defense.name, "stage": defense.stage, "params": defense.params()}, "seed": seed}
 
 
@@ -65,7 +65,7 @@ def existing_record(path: Path, log=print) -> Optional[Dict[str, Any]]:
     return None
 
 
-def run_cell(cfg: Dict[str, Any], attack_name: str, defense_name: str, seed: int, options: Options,
+def run_cell(cfg: TierConfig, attack_name: str, defense_name: str, seed: int, options: Options,
              data: Optional[Data] = None, log=print, wait: bool = True) -> Optional[Path]:
     """Run one (attack, defense, seed) cell of a tier and write its record; skip if it exists.
 
@@ -105,13 +105,13 @@ def _compute_cell(cfg, attack, defense, seed, options, data, log, resolved, path
         return result
 
     data = data or timed("load_data", load_data, cfg, options)
-    trainer = EncoderTrainer(EncoderCache(options.cache_dir, options.device, options.progress), seed, cfg["pretrain"])
+    trainer = EncoderTrainer(EncoderCache(options.cache_dir, options.device, options.progress), seed, cfg.pretrain)
     poisons = StoredPoisons(PoisonStore(options.cache_dir / "poisons"), options.device)
     run = run_pipeline(cfg, attack, defense, seed, data, trainer, poisons, timed)
-    results = timed("evaluate", evaluate, Operating([run.clean], dict(cfg["probe"])), run.defended.operating,
+    results = timed("evaluate", evaluate, Operating([run.clean], cfg.probe), run.defended.operating,
                     data.tasks, run.threat, seed, options.device, options.progress, run.defended.curves,
                     FeatureStore(options.cache_dir / "features"))
-    record = build_record(CellResult(cfg, resolved, grid_hash(cfg), attack, defense,
+    record = build_record(CellResult(cfg, resolved, cfg.grid_hash(), attack, defense,
                                      plugin_origin(defense.name) or "built-in", seed, run, trainer, results, timings))
     atomic_write_json(path, record)
     log(f"wrote {path}")

@@ -22,7 +22,8 @@ import torch
 from .encoder_cache import CachedEncoder, EncoderCache
 from .core.errors import BenchmarkError
 from .core.protocols import TrainedEncoder, Trainer  # noqa: F401  (re-exported: the interfaces these implement)
-from .ssl.simclr import PretrainConfig, build_encoder, pretrain_image_passes
+from .ssl.simclr import build_encoder, pretrain_image_passes
+from .core.settings import PretrainConfig
 
 
 def member_seed(seed: int, seed_offset: int) -> int:
@@ -34,9 +35,9 @@ def member_seed(seed: int, seed_offset: int) -> int:
 class _Counting:
     """The bookkeeping both trainers share: who asked for which encoder, at what cost."""
 
-    def __init__(self, seed: int, base_pretrain: Optional[Dict[str, Any]]):
+    def __init__(self, seed: int, base_pretrain: Optional[PretrainConfig]):
         self.seed = int(seed)
-        self.base_pretrain = dict(base_pretrain or {})
+        self.base_pretrain = base_pretrain or PretrainConfig()
         self.image_passes = 0
         self.encoders_trained = 0
         self.requests: List[Dict[str, Any]] = []
@@ -45,16 +46,18 @@ class _Counting:
     def clean(self, images: np.ndarray):
         """The tier's clean encoder of this seed: the reference every cell is measured against, not a
         cost of the defense (kept out of ``requests`` and ``image_passes``)."""
-        result = self._get(images, PretrainConfig.from_dict(self.base_pretrain), self.seed, "clean", None)
+        result = self._get(images, self.base_pretrain, self.seed, "clean", None)
         self.clean_request = self._describe("clean", result)
         return result
 
-    def train(self, images: np.ndarray, pretrain: Dict[str, Any], *, init=None, label: str = "defense",
+    def train(self, images: np.ndarray, pretrain: PretrainConfig, *, init=None, label: str = "defense",
               seed_offset: int = 0):
-        """SimCLR on ``images`` (uint8 N×32×32×3) with the tier's ``[pretrain]`` dict (possibly
+        """SimCLR on ``images`` (uint8 N×32×32×3) with the tier's pre-training config (possibly
         changed); ``init`` continues from another encoder; ``seed_offset`` gives ensemble members
         their own initialisation and augmentation stream."""
-        result = self._get(images, PretrainConfig.from_dict(pretrain), member_seed(self.seed, seed_offset), label, init)
+        if not isinstance(pretrain, PretrainConfig):
+            raise BenchmarkError(f"trainer.train takes a PretrainConfig, got {type(pretrain).__name__}")
+        result = self._get(images, pretrain, member_seed(self.seed, seed_offset), label, init)
         self.image_passes += result.image_passes
         self.encoders_trained += 1
         self.requests.append(self._describe(label, result))
@@ -64,7 +67,7 @@ class _Counting:
 class EncoderTrainer(_Counting):
     """Trains through the encoder cache (or loads what it already holds)."""
 
-    def __init__(self, cache: EncoderCache, seed: int, base_pretrain: Optional[Dict[str, Any]] = None):
+    def __init__(self, cache: EncoderCache, seed: int, base_pretrain: Optional[PretrainConfig] = None):
         super().__init__(seed, base_pretrain)
         self.cache = cache
 
@@ -104,7 +107,7 @@ class PlanningTrainer(_Counting):
     """Answers every request with a :class:`PlannedEncoder` under the key the cache would use, and
     notes whether that key is already trained there."""
 
-    def __init__(self, cache: EncoderCache, seed: int, base_pretrain: Optional[Dict[str, Any]] = None):
+    def __init__(self, cache: EncoderCache, seed: int, base_pretrain: Optional[PretrainConfig] = None):
         super().__init__(seed, base_pretrain)
         self.cache = cache
 

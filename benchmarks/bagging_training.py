@@ -25,7 +25,8 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from benchmark.ssl.losses import nt_xent
-from benchmark.ssl.simclr import PretrainConfig, SimCLRModel, build_encoder
+from benchmark.ssl.simclr import SimCLRModel, build_encoder
+from benchmark.core.settings import PretrainConfig
 
 
 def _grouped_encoder(m: int, width: int, blocks) -> nn.Module:

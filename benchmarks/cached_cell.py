@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any, Tuple
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.settings import TierConfig
 from benchmark.core.store import default_cache_dir
 from benchmark.encoder_cache import CachedEncoder, EncoderCache
 from benchmark.pipeline import CellRun, Data, PlannedPoisons, create_entries, load_config, load_data, run_pipeline
 from benchmark.poison_store import PoisonStore
 from benchmark.runner import Options
-from benchmark.ssl.simclr import PretrainConfig
+
 from benchmark.trainer import PlanningTrainer
 
 
@@ -31,19 +32,18 @@ class CachedCell:
     poisoned: CachedEncoder
 
 
-def cached_cell(cfg: dict, attack_name: str, seed: int, options: Any) -> CachedCell:
+def cached_cell(cfg: TierConfig, attack_name: str, seed: int, options: Any) -> CachedCell:
     """The (attack_name, none, seed) cell of ``cfg``; an encoder missing from the cache is an error."""
     data = load_data(cfg, options)
     attack, defense = create_entries(cfg, attack_name, "none")
     cache = EncoderCache(options.cache_dir, options.device, progress=False)
-    trainer = PlanningTrainer(cache, seed, cfg["pretrain"])
+    trainer = PlanningTrainer(cache, seed, cfg.pretrain)
     run = run_pipeline(cfg, attack, defense, seed, data, trainer, PlannedPoisons(PoisonStore(options.cache_dir / "poisons")))
     missing = [r["key"] for r in [trainer.clean_request, *trainer.requests] if not r["cached"]]
     if missing:
         raise BenchmarkError(f"encoders {', '.join(missing)} of the cell are not in {options.cache_dir}: run the cell first")
-    pcfg = PretrainConfig.from_dict(cfg["pretrain"])
-    return CachedCell(data, run, cache.get(data.pretrain.images, pcfg, seed, "clean"),
-                      cache.get(run.train_set, pcfg, seed, "poisoned"))
+    return CachedCell(data, run, cache.get(data.pretrain.images, cfg.pretrain, seed, "clean"),
+                      cache.get(run.train_set, cfg.pretrain, seed, "poisoned"))
 
 
 def analysis_parser(doc: str) -> argparse.ArgumentParser:

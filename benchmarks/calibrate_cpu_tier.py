@@ -22,8 +22,8 @@ import numpy as np
 
 from benchmark.core.errors import BenchmarkError, report
 from benchmark.core.metrics import format_ci
+from benchmark.core.settings import TierConfig
 from benchmark.core.store import default_cache_dir
-from benchmark.core.records import grid_hash
 from benchmark.runner import Options, run_cell
 from benchmark.pipeline import load_config
 from leaderboard.aggregate import pooled_targets
@@ -131,9 +131,9 @@ HEADER = ("| config | probes | seeds × targets | ASR [95% CI] | clean ASR [95% 
           "| CA/PA per task | cos(t, refs) clean → poisoned (paired shift [95% CI]) | min/encoder |\n|---|---|---|---|---|---|---|---|---|---|\n")
 
 
-def records_of(directory: Path, cfg: dict) -> list:
+def records_of(directory: Path, cfg: TierConfig) -> list:
     """The configuration's undefended PoisonedEncoder records (of its current grid), by seed."""
-    paths = sorted((directory / cfg["tier"]["name"] / grid_hash(cfg) / "poisoned_encoder" / "none").glob("seed*.json"))
+    paths = sorted((directory / cfg.name / cfg.grid_hash() / "poisoned_encoder" / "none").glob("seed*.json"))
     return [json.loads(p.read_text()) for p in paths]
 
 

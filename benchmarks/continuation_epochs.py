@@ -19,6 +19,7 @@ import sys
 
 from benchmark.core.errors import BenchmarkError, report
 from benchmark.core.metrics import format_ci
+from benchmark.core.settings import TierConfig
 from benchmark.feature_store import FeatureStore
 from benchmark.report import evaluate, summarize_targets
 from benchmark.runner import Options
@@ -26,13 +27,12 @@ from cached_cell import analysis_inputs, analysis_parser, cached_cell
 from defenses.base import Operating
 
 
-def epoch_rows(cfg: dict, seed: int, options: Options) -> list:
+def epoch_rows(cfg: TierConfig, seed: int, options: Options) -> list:
     cell = cached_cell(cfg, "poisoned_encoder", seed, options)
     data, threat, clean, poisoned = cell.data, cell.run.threat, cell.clean, cell.poisoned
     rows = []
     for epoch in sorted(set(clean.cfg.checkpoint_epochs) | {clean.cfg.epochs}):
-        probe = dict(cfg["probe"])
-        out = evaluate(Operating([clean.at_epoch(epoch)], probe), Operating([poisoned.at_epoch(epoch)], probe),
+        out = evaluate(Operating([clean.at_epoch(epoch)], cfg.probe), Operating([poisoned.at_epoch(epoch)], cfg.probe),
                        data.tasks, threat, seed, options.device, False, (), FeatureStore(options.cache_dir / "features"))
         m = summarize_targets(out["targets"])
         tasks = " ".join(f"{k} {v['clean_accuracy']:.3f}/{v['poisoned_accuracy']:.3f}" for k, v in sorted(out["tasks"].items()))

@@ -46,7 +46,7 @@ def poisoned_matrix(tier: str, data_root, seed: int):
     options = Options(data_root=data_root, cache_dir=Path(tempfile.gettempdir()) / "cl-poisonbench-plan")
     data = load_data(cfg, options)
     attack, defense = create_entries(cfg, "poisoned_encoder", "none")
-    trainer = PlanningTrainer(EncoderCache(options.cache_dir, progress=False), seed, cfg["pretrain"])
+    trainer = PlanningTrainer(EncoderCache(options.cache_dir, progress=False), seed, cfg.pretrain)
     images = run_pipeline(cfg, attack, defense, seed, data, trainer, PlannedPoisons()).train_set
     is_poison = np.arange(len(images)) >= len(data.pretrain)
     return images.reshape(len(images), -1).astype(np.float32) / 255.0, is_poison

@@ -19,8 +19,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from benchmark.ssl.augment import AugmentConfig, augment
-from benchmark.ssl.simclr import PretrainConfig, SimCLRModel, build_encoder, train_step, two_views
+from benchmark.ssl.augment import augment
+from benchmark.ssl.simclr import SimCLRModel, build_encoder, train_step, two_views
+from benchmark.core.settings import AugmentConfig, PretrainConfig
 
 
 def _time(fn, steps: int, batch: int) -> float:

@@ -22,13 +22,14 @@ import numpy as np
 
 from benchmark.core.errors import BenchmarkError, report
 from benchmark.core.metrics import mean_cosine_similarity, paired_shift_ci95
+from benchmark.core.settings import TierConfig
 from benchmark.downstream import FeatureMemo
 from benchmark.feature_store import FeatureStore
 from benchmark.runner import Options
 from cached_cell import analysis_inputs, analysis_parser, cached_cell
 
 
-def shifts(cfg: dict, seed: int, options: Options, n_controls: int):
+def shifts(cfg: TierConfig, seed: int, options: Options, n_controls: int):
     """Per target: (task, target shift, mean control shift) from the clean to the poisoned encoder."""
     cell = cached_cell(cfg, "poisoned_encoder", seed, options)
     memo = FeatureMemo(options.device, FeatureStore(options.cache_dir / "features"))

@@ -13,12 +13,13 @@ tier can afford and say why.
 
 from __future__ import annotations
 
-import copy
-from typing import Any, Dict, List, Optional
+from dataclasses import replace
+from typing import Any, List, Optional
 
 import numpy as np
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.settings import PretrainConfig, ProbeConfig
 
 from .base import Defense, Operating, register_defense
 
@@ -45,20 +46,16 @@ class Bagging(Defense):
         self.alpha = float(alpha)
 
 
-    def base_config(self, pretrain: Dict[str, Any]) -> Dict[str, Any]:
-        cfg = copy.deepcopy(pretrain)
-        cfg["checkpoint_epochs"] = []
-        if self.epochs is not None:
-            cfg["epochs"] = self.epochs
-        cfg["batch_size"] = min(self.batch_size or cfg["batch_size"], self.subsample_size)
-        return cfg
+    def base_config(self, pretrain: PretrainConfig) -> PretrainConfig:
+        return replace(pretrain, checkpoint_epochs=(), epochs=pretrain.epochs if self.epochs is None else self.epochs,
+                       batch_size=min(self.batch_size or pretrain.batch_size, self.subsample_size))
 
-    def pretrain(self, images: np.ndarray, pretrain: Dict[str, Any], trainer, rng: np.random.Generator) -> List[Any]:
+    def pretrain(self, images: np.ndarray, pretrain: PretrainConfig, trainer, rng: np.random.Generator) -> List[Any]:
         cfg = self.base_config(pretrain)
         subsamples = bootstrap_subsamples(len(images), self.subsample_size, self.n_models, rng)
         return [trainer.train(images[idx], cfg, label=f"bagging {i + 1}/{self.n_models}", seed_offset=i + 1)
                 for i, idx in enumerate(subsamples)]
 
-    def operating(self, trained: List[Any], probe: Dict[str, Any], n_train: int) -> Operating:
+    def operating(self, trained: List[Any], probe: ProbeConfig, n_train: int) -> Operating:
         return Operating(trained, probe, {"n_models": len(trained)},
                          certify={"n": n_train, "k": self.subsample_size, "alpha": self.alpha})

@@ -16,6 +16,9 @@ outside its stage is a conformance failure (:func:`hooks_outside_stage`). :meth:
 (one encoder or a voting ensemble); :meth:`Defense.curves` may name extra operating points (e.g.
 other epochs) the harness evaluates into the record for plots.
 
+Configs are frozen dataclasses (:mod:`benchmark.core.settings`): a hook returns a changed one made
+with ``dataclasses.replace`` and cannot alter what the harness holds.
+
 The threat model is enforced by what is passed: hooks receive plain arrays, configs, encoders and
 the harness's :class:`~benchmark.trainer.EncoderTrainer` — never poison flags, targets, target
 classes or references.
@@ -29,6 +32,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from benchmark.core.registry import Registry, init_params
+from benchmark.core.settings import PretrainConfig, ProbeConfig
 
 DEFENSES = Registry("defense")
 STAGES = ("none", "pre", "in", "post", "downstream")
@@ -42,7 +46,7 @@ class Operating:
     """What the downstream user gets from a defended pipeline: one encoder, or an ensemble whose
     base classifiers vote (bagging), and how their downstream classifiers are trained."""
     encoders: Sequence[Any]                    # CachedEncoder-like (``.encoder``) or nn.Module
-    probe: Dict[str, Any]
+    probe: ProbeConfig
     label: Dict[str, Any] = field(default_factory=dict)
     certify: Optional[Dict[str, Any]] = None   # bagging: {"n": training-set size, "k": subsample size, "alpha"}
     image_passes: Optional[int] = None         # pre-training cost if not what the trainer counted (early stopping)
@@ -71,11 +75,11 @@ class Defense:
         return {}
 
     # --- in: pre-training configuration and pre-training itself ---
-    def adjust_pretrain(self, pretrain: Dict[str, Any]) -> Dict[str, Any]:
-        """A changed copy of the tier's ``[pretrain]`` dict (e.g. without random cropping)."""
+    def adjust_pretrain(self, pretrain: PretrainConfig) -> PretrainConfig:
+        """The tier's pre-training config, changed (``dataclasses.replace``; e.g. without random cropping)."""
         return pretrain
 
-    def pretrain(self, images: np.ndarray, pretrain: Dict[str, Any], trainer, rng: np.random.Generator) -> List[Any]:
+    def pretrain(self, images: np.ndarray, pretrain: PretrainConfig, trainer, rng: np.random.Generator) -> List[Any]:
         """The encoders the downstream user will use; one unless the defense is an ensemble."""
         return [trainer.train(images, pretrain, label=self.name)]
 
@@ -84,21 +88,21 @@ class Defense:
         """How many clean pre-training images :meth:`post_process` needs (0: none)."""
         return 0
 
-    def post_process(self, trained: Any, clean_images: np.ndarray, pretrain: Dict[str, Any], trainer,
+    def post_process(self, trained: Any, clean_images: np.ndarray, pretrain: PretrainConfig, trainer,
                      rng: np.random.Generator) -> Any:
         return trained
 
     # --- downstream: how each downstream classifier is trained ---
-    def adjust_probe(self, probe: Dict[str, Any]) -> Dict[str, Any]:
+    def adjust_probe(self, probe: ProbeConfig) -> ProbeConfig:
         return probe
 
     # --- the operating point the leaderboard row reports, and extra points for curves ---
-    def operating(self, trained: List[Any], probe: Dict[str, Any], n_train: int) -> Operating:
+    def operating(self, trained: List[Any], probe: ProbeConfig, n_train: int) -> Operating:
         """How the trained encoders are used downstream (early stopping picks a checkpoint,
         bagging declares its certification); ``n_train`` is the size of the set pre-trained on."""
         return Operating(trained, probe)
 
-    def curves(self, trained: List[Any], probe: Dict[str, Any]) -> List[Operating]:
+    def curves(self, trained: List[Any], probe: ProbeConfig) -> List[Operating]:
         """Other operating points (each with a ``label``) evaluated into the record's curves."""
         return []
 
@@ -106,7 +110,11 @@ class Defense:
 def hooks_outside_stage(defense: Defense) -> List[str]:
     """The hooks ``defense`` overrides that belong to another stage than its declared one."""
     cls = type(defense)
-    return [h for h, stage in HOOK_STAGES.items() if getattr(cls, h) is not getattr(Defense, h) and stage != defense.stage]
+    # An isolated plugin's proxy forwards every hook; its child says which ones the plugin overrides.
+    overridden = getattr(defense, "overridden_hooks", None)
+    if overridden is None:
+        overridden = [h for h in HOOK_STAGES if getattr(cls, h) is not getattr(Defense, h)]
+    return [h for h in overridden if h in HOOK_STAGES and HOOK_STAGES[h] != defense.stage]
 
 
 def hook(defense: Defense, name: str):

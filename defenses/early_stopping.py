@@ -10,10 +10,11 @@ of ``probe_epoch_grid`` downstream epochs on the final encoder) go into the reco
 
 from __future__ import annotations
 
-import copy
-from typing import Any, Dict, List, Optional, Sequence
+from dataclasses import replace
+from typing import Any, List, Optional, Sequence
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.settings import ProbeConfig
 
 from .base import Defense, Operating, register_defense
 
@@ -41,17 +42,17 @@ class EarlyStopping(Defense):
                                  f"the tier saves {saved} (pretrain.checkpoint_epochs)")
         return epoch
 
-    def operating(self, trained: List[Any], probe: Dict[str, Any], n_train: int) -> Operating:
+    def operating(self, trained: List[Any], probe: ProbeConfig, n_train: int) -> Operating:
         enc, epoch = trained[0], self._epoch(trained[0])
-        p = dict(probe, epochs=self.probe_epochs or probe["epochs"])
+        p = replace(probe, epochs=self.probe_epochs or probe.epochs)
         # A provider who stops at ``epoch`` pays only that share of the pre-training.
-        return Operating([enc.at_epoch(epoch)], p, {"pretrain_epoch": epoch, "probe_epochs": p["epochs"]},
+        return Operating([enc.at_epoch(epoch)], p, {"pretrain_epoch": epoch, "probe_epochs": p.epochs},
                          image_passes=enc.image_passes * epoch // enc.cfg.epochs)
 
-    def curves(self, trained: List[Any], probe: Dict[str, Any]) -> List[Operating]:
+    def curves(self, trained: List[Any], probe: ProbeConfig) -> List[Operating]:
         enc = trained[0]
-        points = [Operating([enc.at_epoch(e)], copy.deepcopy(probe), {"axis": "pretrain_epochs", "pretrain_epoch": e})
+        points = [Operating([enc.at_epoch(e)], probe, {"axis": "pretrain_epochs", "pretrain_epoch": e})
                   for e in sorted(set(enc.epoch_checkpoints) | {enc.cfg.epochs})]
-        points += [Operating([enc.encoder], dict(probe, epochs=e), {"axis": "probe_epochs", "probe_epochs": e})
+        points += [Operating([enc.encoder], replace(probe, epochs=e), {"axis": "probe_epochs", "probe_epochs": e})
                    for e in self.probe_epoch_grid]
         return points

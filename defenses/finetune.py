@@ -8,12 +8,13 @@ ASR without hurting utility, but needs a large clean set.
 
 from __future__ import annotations
 
-import copy
-from typing import Any, Dict, Optional
+from dataclasses import replace
+from typing import Optional
 
 import numpy as np
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.settings import PretrainConfig
 
 from .base import Defense, register_defense
 
@@ -35,10 +36,8 @@ class CleanFineTuning(Defense):
     def clean_subset_size(self, n_pretrain: int) -> int:
         return max(1, int(round(self.clean_fraction * n_pretrain)))
 
-    def post_process(self, trained, clean_images: np.ndarray, pretrain: Dict[str, Any], trainer,
+    def post_process(self, trained, clean_images: np.ndarray, pretrain: PretrainConfig, trainer,
                      rng: np.random.Generator):
-        cfg = copy.deepcopy(pretrain)
-        cfg.update(epochs=self.epochs, lr=self.lr, checkpoint_epochs=[])
-        if self.batch_size is not None:
-            cfg["batch_size"] = self.batch_size
+        cfg = replace(pretrain, epochs=self.epochs, lr=self.lr, checkpoint_epochs=(),
+                      batch_size=pretrain.batch_size if self.batch_size is None else self.batch_size)
         return trainer.train(clean_images, cfg, init=trained, label="finetune")

@@ -11,10 +11,10 @@ augmentation (``benchmark/ssl/augment.py:localized_boxes``).
 
 from __future__ import annotations
 
-import copy
-from typing import Any, Dict
+from dataclasses import replace
 
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.settings import PretrainConfig
 from .base import Defense, register_defense
 
 
@@ -27,7 +27,5 @@ class LocalizedCropping(Defense):
             raise BenchmarkError(f"localized_cropping needs 0 < enlarge <= 10, got {enlarge}")
         self.enlarge = float(enlarge)
 
-    def adjust_pretrain(self, pretrain: Dict[str, Any]) -> Dict[str, Any]:
-        out = copy.deepcopy(pretrain)
-        out["augment"] = dict(out.get("augment") or {}, localized=self.enlarge)
-        return out
+    def adjust_pretrain(self, pretrain: PretrainConfig) -> PretrainConfig:
+        return replace(pretrain, augment=replace(pretrain.augment, localized=self.enlarge))

@@ -8,9 +8,9 @@ the encoder loses utility, since cropping is SimCLR's most important augmentatio
 
 from __future__ import annotations
 
-import copy
-from typing import Any, Dict
+from dataclasses import replace
 
+from benchmark.core.settings import PretrainConfig
 from .base import Defense, register_defense
 
 
@@ -18,7 +18,5 @@ from .base import Defense, register_defense
 class NoRandomCrop(Defense):
     stage = "in"
 
-    def adjust_pretrain(self, pretrain: Dict[str, Any]) -> Dict[str, Any]:
-        out = copy.deepcopy(pretrain)
-        out["augment"] = dict(out.get("augment") or {}, crop=False)
-        return out
+    def adjust_pretrain(self, pretrain: PretrainConfig) -> PretrainConfig:
+        return replace(pretrain, augment=replace(pretrain.augment, crop=False))

@@ -12,7 +12,6 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.grid_spec import list_grids, read_grid
-from benchmark.core.records import grid_hash as hash_of
 
 Cell = Tuple[str, str]  # (attack, defense)
 
@@ -25,7 +24,7 @@ def declared_grid(tier: str, grid_hash: str):
             grid = read_grid(name)  # the file as data: no registry, no plugin code runs here
         except BenchmarkError:  # a malformed grid file declares nothing
             continue
-        if grid.tier["tier"]["name"] == tier and hash_of(grid.tier) == grid_hash:
+        if grid.tier.name == tier and grid.tier.grid_hash() == grid_hash:
             return grid
     return None
 

@@ -9,8 +9,9 @@ from benchmark.data import load_split
 from benchmark.data.sources import stratified_indices, stratified_subset
 from benchmark.encoder_cache import EncoderCache
 from benchmark.core.errors import BenchmarkError
-from benchmark.ssl.simclr import PretrainConfig, SimCLRModel, build_encoder, frozen_modules, load_init, pretrain
+from benchmark.ssl.simclr import SimCLRModel, build_encoder, frozen_modules, load_init, pretrain
 from benchmark.core.config import load_tier
+from benchmark.core.settings import PretrainConfig
 
 RECIPE = """[backbone]
 method = "supervised"
@@ -132,7 +133,7 @@ def test_frozen_stages_keep_the_backbone_weights_and_statistics(built):
 
 def test_the_continued_tier_names_a_committed_backbone_and_validates_its_knobs():
     cfg = load_tier("cpu_continued")
-    assert backbone.load_recipe(cfg["pretrain"]["init"])[1].exclude_limit >= cfg["data"]["pretrain"]["limit"]
+    assert backbone.load_recipe(cfg.pretrain.init)[1].exclude_limit >= cfg.pretrain_data.limit
     with pytest.raises(BenchmarkError, match="frozen_stages"):
         load_tier("cpu_continued", ["pretrain.frozen_stages=9"])
     with pytest.raises(BenchmarkError, match="backbone"):

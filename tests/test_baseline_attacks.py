@@ -7,7 +7,8 @@ import torch
 from attacks.base import AttackContext, AttackTarget
 from attacks.icp import InterpolationPoisoning, interpolate, interpolation_alphas, split_budget
 from attacks.witches_brew import WitchesBrew, brew
-from benchmark.ssl.simclr import PretrainConfig, SimCLRModel, build_encoder
+from benchmark.ssl.simclr import SimCLRModel, build_encoder
+from benchmark.core.settings import PretrainConfig
 
 
 def test_alphas_uniform_by_hand():

@@ -1,6 +1,7 @@
 """The five defenses of PoisonedEncoder §6: their math against hand-computed values, their hooks,
 and each one end to end at the smoke tier (parametrized over the registry)."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,9 +11,10 @@ import defenses
 from attacks.poisoned_encoder import PoisonedEncoder
 from attacks.base import AttackTarget
 from benchmark.core import metrics
-from benchmark.defended import apply_sanitize
+from benchmark.defended import apply_sanitize, run_defense
 from benchmark.downstream import majority_vote, vote_counts
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.settings import AugmentConfig, PretrainConfig, ProbeConfig
 from benchmark.run import main
 from defenses.bagging import bootstrap_subsamples
 from defenses.kmeans import duplicate_mask, mean_pairwise_distance, tightest_clusters
@@ -86,9 +88,19 @@ def test_sanitize_output_shape_is_checked():
 
 
 def test_no_crop_only_turns_cropping_off():
-    cfg = {"epochs": 3, "augment": {"flip_p": 0.5}}
+    cfg = PretrainConfig(epochs=3, augment=AugmentConfig(flip_p=0.25))
     out = defenses.create_defense("no_crop").adjust_pretrain(cfg)
-    assert out["augment"] == {"flip_p": 0.5, "crop": False} and cfg == {"epochs": 3, "augment": {"flip_p": 0.5}}
+    assert out == PretrainConfig(epochs=3, augment=AugmentConfig(flip_p=0.25, crop=False)) and cfg.augment.crop
+
+
+def test_a_hook_returning_a_dict_instead_of_a_config_is_a_one_line_error():
+    class DictHook(defenses.base.Defense):
+        name, stage = "dict_hook", "in"
+        def adjust_pretrain(self, pretrain):
+            return dataclasses.asdict(pretrain)  # the pre-typed API: refused, not half-used
+    with pytest.raises(BenchmarkError, match="adjust_pretrain must return a PretrainConfig.*got dict"):
+        run_defense(DictHook(), np.zeros((4, 32, 32, 3), np.uint8), np.zeros((4, 32, 32, 3), np.uint8),
+                    PretrainConfig(), ProbeConfig(), None, 0)
 
 
 def test_bootstrap_subsamples_are_with_replacement_and_reproducible():

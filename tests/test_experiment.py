@@ -23,7 +23,7 @@ def test_every_experiment_names_cells_with_registered_attacks():
 def test_cell_changes_follow_the_one_override_rule_without_touching_the_input():
     cfg = load_tier("smoke")
     out = changed_config(cfg, {"threat.n_references": 10, "attack.poisoned_encoder.crop_scale": 0.8})
-    assert out["threat"]["n_references"] == 10 and out["attack"]["poisoned_encoder"] == {"crop_scale": 0.8}
+    assert out.threat.n_references == 10 and out.entry_params("attack", "poisoned_encoder") == {"crop_scale": 0.8}
     assert cfg == load_tier("smoke")
     with pytest.raises(BenchmarkError, match="unknown key"):
         with_changes(cfg, {"threat.n_refs": 10})  # a typo in a tier section fails, as --set does

@@ -22,7 +22,8 @@ from benchmark.deadline import deadline
 from benchmark.encoder_cache import EncoderCache, write_manifest
 from benchmark.run import main as run_main
 from benchmark.runner import Options, run_cell
-from benchmark.ssl.simclr import PretrainConfig
+from benchmark.core.settings import PretrainConfig
+
 
 TINY = PretrainConfig(width=4, blocks=(1, 1), epochs=1, batch_size=32)
 
@@ -118,7 +119,7 @@ def test_tier_numbers_are_refused_before_any_work():
                 "probe.lr=NaN", "threat.targets_per_task=100000000", "pretrain.width=100000"]:
         with pytest.raises(BenchmarkError):
             load_tier("smoke", [bad])
-    assert np.isfinite(load_tier("smoke")["pretrain"]["lr"])
+    assert np.isfinite(load_tier("smoke").pretrain.lr)
 
 
 def test_a_hanging_hook_is_stopped_within_its_budget(monkeypatch):

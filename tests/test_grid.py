@@ -16,7 +16,8 @@ from benchmark.encoder_cache import MANIFEST, EncoderCache
 from benchmark.grid import format_plan, load_grid, plan
 from benchmark.run import main
 from benchmark.runner import Options
-from benchmark.ssl.simclr import PretrainConfig
+from benchmark.core.settings import PretrainConfig
+
 
 ROOT = Path(__file__).resolve().parents[1]
 # Only the clean encoder (attack none), 3 epochs: the smallest cell that pre-trains something.
@@ -45,7 +46,7 @@ def test_dry_run_plans_without_training(tmp_path, capsys):
     assert "image-passes to spend" in format_plan(grid, rows)
     # Naive protocol by hand: per job, targets x (clean + defended pre-training).
     clean = rows[0]["encoders"][0]["image_passes"]
-    n_targets = grid.tier["threat"]["targets_per_task"] * len(grid.tier["data"]["tasks"])
+    n_targets = grid.tier.threat.targets_per_task * len(grid.tier.tasks)
     assert rows[0]["naive_image_passes"] == n_targets * 2 * clean  # no attack: the defended run is the clean one
     assert "x saved" in format_plan(grid, rows).splitlines()[-1]
     assert not (tmp_path / "cache" / "encoders").exists() or not list((tmp_path / "cache").rglob("*.safetensors"))

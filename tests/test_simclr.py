@@ -1,7 +1,8 @@
 import numpy as np
 import torch
 
-from benchmark.ssl.simclr import PretrainConfig, load_encoder_checkpoint, pretrain
+from benchmark.ssl.simclr import load_encoder_checkpoint, pretrain
+from benchmark.core.settings import PretrainConfig
 
 CFG = PretrainConfig(width=4, blocks=(1, 1), epochs=2, batch_size=32, checkpoint_epochs=(1, 2))
 

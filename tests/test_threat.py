@@ -74,10 +74,7 @@ def test_only_target_poisons_one_target_of_the_same_draw():
     cfg = load_tier("smoke")
     data = load_data(cfg, Options())
     shared = cell_threat(cfg, data, 3)
-    cfg_with = load_tier("smoke")
-    cfg_with["threat"]["only_target"] = 1
-    one = cell_threat(cfg_with, data, 3)
+    one = cell_threat(load_tier("smoke", ["threat.only_target=1"]), data, 3)
     assert one.targets == shared.targets[1:2] and one.poison_rate == shared.poison_rate
-    cfg_with["threat"]["only_target"] = len(shared.targets)
     with pytest.raises(BenchmarkError, match="only_target"):
-        cell_threat(cfg_with, data, 3)
+        cell_threat(load_tier("smoke", [f"threat.only_target={len(shared.targets)}"]), data, 3)

@@ -17,8 +17,9 @@ import attacks
 import defenses
 from attacks.base import AttackContext, AttackTarget
 from ..data import load_split
-from ..ssl.simclr import PretrainConfig, SimCLRModel, build_encoder
+from ..ssl.simclr import SimCLRModel, build_encoder
 from ..core.config import load_tier
+from ..core.settings import PretrainConfig, ProbeConfig
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
@@ -34,8 +35,8 @@ class CheckResult:
 class World:
     images: np.ndarray            # clean + poisons, poisons appended (what a defense is given)
     clean: np.ndarray             # the clean part (a post-processing defense's pool)
-    pretrain: Dict[str, Any]      # a tiny [pretrain] section
-    probe: Dict[str, Any]
+    pretrain: PretrainConfig      # a tiny [pretrain] section
+    probe: ProbeConfig
     targets: List[AttackTarget]   # what an attack is given
     secrets: Dict[str, np.ndarray]  # what the harness hides from a defense: poison flags, target ids
 
@@ -49,18 +50,18 @@ def make_world(seed: int = 0) -> World:
     poisons = attacks.create_attack("poisoned_encoder").craft(targets, np.random.default_rng(seed))
     images = np.concatenate([pool[:300], poisons.images])
     secrets = {"is_poison": np.arange(len(images)) >= 300, "target_ids": poisons.target_ids}
-    return World(images, pool[:300], cfg["pretrain"], cfg["probe"], targets, secrets)
+    return World(images, pool[:300], cfg.pretrain, cfg.probe, targets, secrets)
 
 
 def surrogate_context(world: World) -> AttackContext:
     """A random SimCLR model of the world's size (the same one on every call, as a trained
     surrogate would be), lent to attacks that optimise against one."""
-    cfg = PretrainConfig.from_dict(world.pretrain)
+    cfg = world.pretrain
 
     def surrogate() -> SimCLRModel:
         torch.manual_seed(0)
         return SimCLRModel(build_encoder(cfg))
-    return AttackContext(surrogate=surrogate)
+    return AttackContext(surrogate=surrogate, surrogate_cfg=cfg)
 
 
 @dataclass

@@ -8,7 +8,6 @@ seconds.
 
 from __future__ import annotations
 
-import copy
 import inspect
 import tempfile
 from pathlib import Path
@@ -22,12 +21,13 @@ from defenses.base import hooks_outside_stage
 from ..core.metrics import detection_rates
 from ..defended import apply_sanitize, run_defense
 from ..encoder_cache import EncoderCache
-from ..evaluate import ProbeConfig
-from ..ssl.simclr import PretrainConfig, build_encoder
+
+from ..ssl.simclr import build_encoder
 from ..core.store import canonical_json
 from ..trainer import PlanningTrainer
 from .context import CheckContext, World
 from .shared_checks import constructible_from_defaults, parameters_serialisable, smoke_tier_within_budget
+from ..core.settings import PretrainConfig, ProbeConfig
 
 # Names through which a defense could reach what the threat model hides from it.
 FORBIDDEN_NAMES = ("target_ids", "ThreatSpec", "draw_threat", "evaluation_mask", "poison_flags", "is_poison",
@@ -52,7 +52,7 @@ def _decisions(out, trainer) -> str:
     x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         feats = [getattr(e, "encoder", e).eval()(x).sum().item() for e in out.operating.encoders]
-    return canonical_json({"keep": keep, "calls": [r["key"] for r in trainer.requests], "probe": out.operating.probe,
+    return canonical_json({"keep": keep, "calls": [r["key"] for r in trainer.requests], "probe": out.operating.probe.to_dict(),
                            "label": out.operating.label, "features": [round(f, 5) for f in feats]})
 
 
@@ -74,14 +74,14 @@ def output_well_formed(ctx: CheckContext) -> Optional[str]:
     if out.keep is not None:
         assert out.keep.dtype == bool and out.keep.shape == (len(w.images),), "keep-mask of the wrong shape"
     assert len(out.operating.encoders) >= 1, "no encoder for the downstream user"
-    dim = build_encoder(PretrainConfig.from_dict(w.pretrain)).feature_dim
+    dim = build_encoder(w.pretrain).feature_dim
     x = torch.rand(2, 3, 32, 32)
     for e in out.operating.encoders:
         with torch.inference_mode():
             f = getattr(e, "encoder", e).eval()(x)
         assert tuple(f.shape) == (2, dim), f"encoder outputs {tuple(f.shape)}, expected (2, {dim})"
-    ProbeConfig.from_dict(out.operating.probe)
-    PretrainConfig.from_dict(ctx.create().adjust_pretrain(copy.deepcopy(w.pretrain)))
+    assert isinstance(out.operating.probe, ProbeConfig), "the operating point's probe is not a ProbeConfig"
+    assert isinstance(ctx.create().adjust_pretrain(w.pretrain), PretrainConfig), "adjust_pretrain returned no PretrainConfig"
 
 
 def _weights(trained) -> list:
@@ -90,20 +90,20 @@ def _weights(trained) -> list:
 
 def does_not_mutate_inputs(ctx: CheckContext) -> Optional[str]:
     w, d = ctx.world, ctx.create()
-    imgs, cfg_p, cfg_q = w.images.copy(), copy.deepcopy(w.pretrain), copy.deepcopy(w.probe)
+    # The configs are frozen dataclasses: only the arrays and encoders a hook gets can be mutated.
+    imgs, cfg_p = w.images.copy(), w.pretrain
     trainer = _trainer(w)
     d.sanitize(imgs, np.random.default_rng(0), trainer)
     assert np.array_equal(imgs, w.images), "sanitize mutated the images it was given"
-    d.adjust_pretrain(cfg_p)
-    d.adjust_probe(cfg_q)
-    assert cfg_p == w.pretrain and cfg_q == w.probe, "a hook mutated the config dict it was given"
     trained = d.pretrain(imgs, cfg_p, trainer, np.random.default_rng(0))
-    assert np.array_equal(imgs, w.images) and cfg_p == w.pretrain, "pretrain mutated its inputs"
+    assert np.array_equal(imgs, w.images), "pretrain mutated the images it was given"
     before, sub = _weights(trained), w.clean[:50].copy()
     for t in trained:
         d.post_process(t, sub, cfg_p, trainer, np.random.default_rng(0))
     assert before == _weights(trained) and np.array_equal(sub, w.clean[:50]), \
         "post_process mutated the encoder or clean subset"
+    # An isolated plugin mutates only its own copies; its child still reports it, and it is a failure.
+    assert not getattr(d, "mutations", None), f"{', '.join(d.mutations)} mutated the arrays it was given"
 
 
 # How far detection rates may move when only the order of the set changes (a legitimate filter with
@@ -137,7 +137,8 @@ def deterministic_for_seed(ctx: CheckContext) -> Optional[str]:
 
 
 def no_leakage(ctx: CheckContext) -> Optional[str]:
-    source = inspect.getsource(inspect.getmodule(type(ctx.create())))
+    d = ctx.create()  # an isolated plugin's proxy carries its module's text; a built-in is read here
+    source = getattr(d, "plugin_source", "") or inspect.getsource(inspect.getmodule(type(d)))
     hits = [n for n in FORBIDDEN_NAMES if n in source]
     assert not hits, f"the defense's module refers to {', '.join(hits)}"
     secrets, outcomes = ctx.world.secrets, []

@@ -14,6 +14,7 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib  # type: ignore
 
 from .errors import BenchmarkError
+from .settings import SECTION_KEYS, TierConfig
 
 TIER_DIR = Path(__file__).parents[1] / "tiers"  # the tier files are data, beside the code that reads them
 
@@ -48,27 +49,16 @@ def validate(cfg: Dict[str, Any]) -> Dict[str, Any]:
     """Check types and ranges so bad numbers fail before any work starts."""
     for section in ("tier", "data", "pretrain", "threat", "probe"):
         _require(isinstance(cfg.get(section), dict), f"the tier lacks a [{section}] table")
-    p, t, pr = cfg["pretrain"], cfg["threat"], cfg["probe"]
     for section, known in SECTION_KEYS.items():
         unknown = sorted(set(cfg[section]) - set(known))
         _require(not unknown, f"[{section}] has unknown key(s) {', '.join(unknown)} (known: {', '.join(known)})")
-    _int(p.get("epochs"), "pretrain.epochs", hi=100_000)
-    _int(p.get("batch_size"), "pretrain.batch_size", hi=65_536)
-    _int(p.get("width"), "pretrain.width", hi=1024)
-    _real(p.get("lr"), "pretrain.lr", 0, 100)
-    _real(p.get("temperature"), "pretrain.temperature", 0, 100)
-    _real(p.get("weight_decay", 0), "pretrain.weight_decay", 0, 10, lo_open=False)
-    _require(isinstance(p.get("blocks"), list) and 1 <= len(p["blocks"]) <= 8,
-             f"pretrain.blocks must be a list of 1 to 8 integers, got {p.get('blocks')!r}")
-    for b in p["blocks"]:
-        _int(b, "pretrain.blocks[]", hi=64)
-    _require(isinstance(p.get("init", ""), str), f"pretrain.init must be a backbone name, got {p.get('init')!r}")
-    _int(p.get("frozen_stages", 0), "pretrain.frozen_stages", lo=0, hi=len(p["blocks"]))
-    _require(not p.get("frozen_stages", 0) or p.get("init"), "pretrain.frozen_stages needs pretrain.init (a backbone)")
+    check_pretrain(cfg["pretrain"])
+    t, pr = cfg["threat"], cfg["probe"]
     _int(t.get("targets_per_task"), "threat.targets_per_task", hi=10_000)
     _int(t.get("n_references"), "threat.n_references", hi=100_000)
     _int(t.get("only_target", -1), "threat.only_target", lo=-1)
     _real(t.get("poison_rate"), "threat.poison_rate", 0, 1)
+    _real(t.get("max_clean_fraction", 0.5), "threat.max_clean_fraction", 0, 1, lo_open=False)
     _int(pr.get("epochs"), "probe.epochs", hi=100_000)
     _int(pr.get("batch_size"), "probe.batch_size", hi=1_000_000)
     _real(pr.get("lr", 1e-3), "probe.lr", 0, 100)
@@ -83,16 +73,26 @@ def validate(cfg: Dict[str, Any]) -> Dict[str, Any]:
     return cfg
 
 
+def check_pretrain(p: Dict[str, Any]) -> None:
+    """The ``[pretrain]`` ranges — of a tier, and of every config a submitted defense asks to train with."""
+    _int(p.get("epochs"), "pretrain.epochs", hi=100_000)
+    _int(p.get("batch_size"), "pretrain.batch_size", hi=65_536)
+    _int(p.get("width"), "pretrain.width", hi=1024)
+    _real(p.get("lr"), "pretrain.lr", 0, 100)
+    _real(p.get("temperature"), "pretrain.temperature", 0, 100)
+    _real(p.get("weight_decay", 0), "pretrain.weight_decay", 0, 10, lo_open=False)
+    blocks = p.get("blocks")
+    if not (isinstance(blocks, (list, tuple)) and 1 <= len(blocks) <= 8):
+        raise BenchmarkError(f"pretrain.blocks must be a list of 1 to 8 integers, got {blocks!r}")
+    for b in blocks:
+        _int(b, "pretrain.blocks[]", hi=64)
+    _require(isinstance(p.get("init", ""), str), f"pretrain.init must be a backbone name, got {p.get('init')!r}")
+    _int(p.get("frozen_stages", 0), "pretrain.frozen_stages", lo=0, hi=len(blocks))
+    _require(not p.get("frozen_stages", 0) or bool(p.get("init")), "pretrain.frozen_stages needs pretrain.init (a backbone)")
+
+
 # Sections whose tables are registry entries' parameters: ``attack.NAME.PARAM``, ``defense.NAME.PARAM``.
 ENTRY_SECTIONS = ("attack", "defense")
-# The keys a section may hold, set in the file or not (the fields of PretrainConfig, ThreatSpec's
-# inputs, ProbeConfig; tests/test_tiers.py keeps them equal to those dataclasses).
-SECTION_KEYS = {
-    "pretrain": ("arch", "width", "blocks", "epochs", "batch_size", "lr", "weight_decay", "temperature", "augment",
-                 "checkpoint_epochs", "init", "frozen_stages"),
-    "threat": ("targets_per_task", "n_references", "poison_rate", "only_target"),
-    "probe": ("epochs", "lr", "batch_size", "feature_norm"),
-}
 
 
 def set_value(cfg: Dict[str, Any], path: str, value: Any) -> None:
@@ -138,12 +138,12 @@ def apply_override(cfg: Dict[str, Any], assignment: str) -> None:
     set_value(cfg, path, value)
 
 
-def with_changes(cfg: Dict[str, Any], changes: Dict[str, Any]) -> Dict[str, Any]:
-    """A validated copy of ``cfg`` with ``{dotted path: value}`` applied by :func:`set_value`."""
-    out = copy.deepcopy(cfg)
+def with_changes(cfg: TierConfig, changes: Dict[str, Any]) -> TierConfig:
+    """``cfg`` with ``{dotted path: value}`` applied by :func:`set_value`, validated and built anew."""
+    out = cfg.as_dict()
     for path, value in changes.items():
         set_value(out, path, value)
-    return validate(out)
+    return TierConfig.from_dict(validate(out))
 
 
 def read_named_toml(name_or_path: str, directory: Path, kind: str):
@@ -160,10 +160,11 @@ def read_named_toml(name_or_path: str, directory: Path, kind: str):
         raise BenchmarkError(f"{kind} file {path} is not valid TOML: {exc}") from exc
 
 
-def load_tier(name_or_path: str, overrides: Sequence[str] = ()) -> Dict[str, Any]:
-    """Load a built-in tier by name, or a TOML file by path; apply ``--set`` overrides."""
+def load_tier(name_or_path: str, overrides: Sequence[str] = ()) -> TierConfig:
+    """Load a built-in tier by name, or a TOML file by path; apply ``--set`` overrides; validate and
+    build the typed config once."""
     _, cfg = read_named_toml(name_or_path, TIER_DIR, "tier")
     cfg = copy.deepcopy(cfg)
     for o in overrides:
         apply_override(cfg, o)
-    return validate(cfg)
+    return TierConfig.from_dict(validate(cfg))

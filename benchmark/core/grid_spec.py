@@ -14,6 +14,7 @@ from typing import Any, Dict, List
 
 from .errors import BenchmarkError
 from .config import load_tier, read_named_toml
+from .settings import TierConfig
 
 GRID_DIR = Path(__file__).parents[1] / "grids"
 
@@ -28,7 +29,7 @@ class Job:
 @dataclass
 class Grid:
     name: str
-    tier: Dict[str, Any]
+    tier: TierConfig
     attacks: List[str]
     defenses: List[str]
     seeds: List[int]
@@ -50,7 +51,7 @@ def read_grid(name_or_path: str, overrides=()) -> Grid:
         g, res = spec["grid"], spec.get("resources", {})
         tier = load_tier(g["tier"], list(overrides))
         grid = Grid(g.get("name", path.stem), tier, list(g["attacks"]), list(g["defenses"]),
-                    [int(s) for s in g.get("seeds", tier.get("run", {}).get("seeds", [0]))],
+                    [int(s) for s in g.get("seeds", tier.seeds)],
                     float(res.get("cpus_per_job", 2)), float(res.get("gpus_per_job", 0)))
     except (KeyError, TypeError, ValueError) as exc:
         raise BenchmarkError(f"grid file {path} is malformed: {type(exc).__name__}: {exc}") from exc

@@ -11,11 +11,13 @@ from typing import Any, Dict, List, Optional, Protocol
 
 import numpy as np
 
+from .settings import PretrainConfig
+
 
 class TrainedEncoder(Protocol):
     """What a trainer returns and a defense's later hooks receive."""
     encoder: Any                   # the feature extractor (N×3×32×32 floats in [0, 1] → N×D)
-    cfg: Any                       # its PretrainConfig
+    cfg: PretrainConfig            # the config it was trained with
     key: str                       # content key: same key, same encoder
     image_passes: int              # pre-training it cost (2 views per image per epoch)
 
@@ -25,7 +27,7 @@ class TrainedEncoder(Protocol):
 class Trainer(Protocol):
     """What the cell pipeline and a defense's hooks are given."""
     seed: int
-    base_pretrain: Dict[str, Any]   # the tier's [pretrain] section (a copy), for defenses deriving their own
+    base_pretrain: PretrainConfig   # the tier's pre-training config, for defenses deriving their own
     image_passes: int               # pre-training the defense asked for (the clean encoder excluded)
     encoders_trained: int
     requests: List[Dict[str, Any]]  # every encoder asked for: role, key, image-passes, ...
@@ -33,5 +35,5 @@ class Trainer(Protocol):
 
     def clean(self, images: np.ndarray) -> TrainedEncoder: ...
 
-    def train(self, images: np.ndarray, pretrain: Dict[str, Any], *, init: Optional[TrainedEncoder] = None,
+    def train(self, images: np.ndarray, pretrain: PretrainConfig, *, init: Optional[TrainedEncoder] = None,
               label: str = "defense", seed_offset: int = 0) -> TrainedEncoder: ...

@@ -14,6 +14,7 @@ import inspect
 from typing import Any, Callable, Dict, List
 
 from .errors import BenchmarkError
+from .settings import TierConfig
 
 
 class Registry:
@@ -77,12 +78,13 @@ def init_params(obj: Any) -> Dict[str, Any]:
     return out
 
 
-def check_entry_sections(cfg: Dict[str, Any], registries: Dict[str, "Registry"]) -> Dict[str, Any]:
+def check_entry_sections(cfg: TierConfig, registries: Dict[str, "Registry"]) -> TierConfig:
     """Every ``[KIND.NAME]`` table of a tier (KIND a key of ``registries``, e.g. ``attack``) names a
     registered entry, and every key in it is a parameter of that entry's ``__init__`` — the check
     behind the one override rule, so ``--set defense.bagging.alpah=…`` fails in every command."""
+    tables = cfg.as_dict()
     for kind, registry in registries.items():
-        section = cfg.get(kind, {})
+        section = tables.get(kind, {})
         if not isinstance(section, dict):
             raise BenchmarkError(f"[{kind}] must be a table of {kind} names")
         for name, params in section.items():

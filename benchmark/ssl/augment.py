@@ -13,28 +13,10 @@ every view — which is what makes resumed training bit-identical on CPU.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    crop: bool = True               # False = the paper's "no random cropping" defense (§6.2)
-    crop_scale: tuple = (0.08, 1.0)
-    crop_ratio: tuple = (3 / 4, 4 / 3)
-    flip_p: float = 0.5
-    jitter_p: float = 0.8
-    brightness: float = 0.4
-    contrast: float = 0.4
-    saturation: float = 0.4
-    hue: float = 0.1
-    grayscale_p: float = 0.2
-    # > 0: localized cropping (CorruptEncoder's defense, Zhang et al. CVPR 2024): view 2's crop is
-    # drawn inside view 1's box enlarged by this fraction of its size on each side, with its centre
-    # inside view 1's box, so the two views of a pair always overlap. 0 = independent crops (SimCLR).
-    localized: float = 0.0
+from ..core.settings import AugmentConfig
 
 
 def _uniform(n: int, lo: float, hi: float, g: torch.Generator, device) -> torch.Tensor:

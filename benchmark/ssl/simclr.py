@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -25,7 +25,8 @@ from safetensors import safe_open
 from tqdm.auto import tqdm
 
 from ..core.errors import BenchmarkError
-from .augment import AugmentConfig, view_pair
+from ..core.settings import AugmentConfig, PretrainConfig
+from .augment import view_pair
 from .checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .encoders import ENCODERS
 from .losses import nt_xent
@@ -60,46 +61,6 @@ class SimCLRModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))
-
-
-@dataclass(frozen=True)
-class PretrainConfig:
-    arch: str = "resnet18"
-    width: int = 64
-    blocks: Sequence[int] = (2, 2, 2, 2)
-    epochs: int = 300
-    batch_size: int = 512
-    lr: float = 1e-3
-    weight_decay: float = 1e-6
-    temperature: float = 0.5
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    checkpoint_epochs: Sequence[int] = ()
-    # A published backbone (benchmark/backbones/NAME) to continue from: the continued-pre-training
-    # threat model. "" = from scratch. Resolved (and its sha256 keyed) by the encoder cache.
-    init: str = ""
-    # Stages (stem + the first N of ``blocks``) kept fixed while continuing from ``init``: the
-    # cheaper "train only the last stage(s)" variant of continued pre-training. 0 = train all.
-    frozen_stages: int = 0
-
-    def to_dict(self) -> Dict[str, Any]:
-        d = asdict(self)
-        d["blocks"] = list(self.blocks)
-        d["checkpoint_epochs"] = sorted(set(int(e) for e in self.checkpoint_epochs))
-        for key in ("init", "frozen_stages"):  # unset: keep the keys of encoders cached before they existed
-            if not d[key]:
-                del d[key]
-        if not d["augment"]["localized"]:  # likewise
-            del d["augment"]["localized"]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "PretrainConfig":
-        d = dict(d)
-        aug = d.pop("augment", {}) or {}
-        if isinstance(aug, dict):
-            aug = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
-            aug = AugmentConfig(**aug)
-        return cls(augment=aug, **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 @dataclass
@@ -289,5 +250,5 @@ def load_simclr_model(path: Path, cfg: PretrainConfig, device: str = "cpu", seed
     return model
 
 
-__all__ = ["load_simclr_model", "pretrain_image_passes", "Encoder", "SimCLRModel", "PretrainConfig", "PretrainResult", "pretrain", "two_views", "train_step",
+__all__ = ["load_simclr_model", "pretrain_image_passes", "Encoder", "SimCLRModel", "PretrainResult", "pretrain", "two_views", "train_step",
            "load_encoder_checkpoint", "read_meta"]

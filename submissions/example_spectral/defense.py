@@ -14,6 +14,7 @@ share such a direction; whether a warm-up encoder already sees it is what the le
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Optional
 
 import numpy as np
@@ -55,7 +56,7 @@ class SpectralSignature(Defense):
     def sanitize(self, images: np.ndarray, rng: np.random.Generator, trainer=None) -> Optional[np.ndarray]:
         if trainer is None:
             raise BenchmarkError("example_spectral needs the harness's trainer for its warm-up encoder")
-        cfg = dict(trainer.base_pretrain, epochs=self.warmup_epochs, checkpoint_epochs=[])
+        cfg = replace(trainer.base_pretrain, epochs=self.warmup_epochs, checkpoint_epochs=())
         warm = trainer.train(images, cfg, label="spectral warm-up")
         feats = extract_features(warm.encoder, images)
         groups = cluster(feats, self.groups, int(rng.integers(2**31 - 1)))
