@@ -43,10 +43,19 @@ class AttackContext:
     surrogate_cfg: Optional[Any] = None   # its PretrainConfig (an isolated attack rebuilds the model from it)
 
 
+KINDS = ("targeted", "backdoor")
+
+
 class Attack:
-    """Base class: subclasses set ``name`` and implement :meth:`craft`."""
+    """Base class: the registry sets ``name``; subclasses implement :meth:`craft` (and, for a
+    backdoor, :meth:`stamp`)."""
 
     name = "attack"
+    # What the attack's success is measured on (CorruptEncoder, Zhang et al. CVPR 2024, §5):
+    # "targeted" — the chosen target inputs (ASR over targets; PoisonedEncoder, ICP, Witches' Brew);
+    # "backdoor" — every test input of a downstream task outside the target class, with the
+    # attack's trigger stamped on (ASR per task, an interval over seeds).
+    kind = "targeted"
     # Bump when the poisons craft() returns change; part of the poison cache key.
     version = "1"
     # True for attacks whose crafting is an optimisation worth storing (benchmark/poison_store.py).
@@ -67,6 +76,10 @@ class Attack:
     def craft(self, targets: List[AttackTarget], rng: np.random.Generator,
               context: Optional[AttackContext] = None) -> PoisonSet:
         raise NotImplementedError
+
+    def stamp(self, images: np.ndarray, target_id: int) -> np.ndarray:
+        """A backdoor's test inputs: a copy of ``images`` with the trigger of target ``target_id``."""
+        raise NotImplementedError(f"{self.name} is a {self.kind} attack: it has no trigger")
 
 
 def register_attack(name: str):

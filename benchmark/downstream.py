@@ -40,6 +40,7 @@ class TaskPredictions:
     prediction: np.ndarray                 # n_test predicted labels
     test_features: List[np.ndarray]        # per member, n_test × D
     votes: Optional[np.ndarray] = None     # n_test × C for ensembles
+    extra_prediction: Optional[np.ndarray] = None  # predicted labels of the extra (triggered) inputs
 
 
 class FeatureMemo:
@@ -65,16 +66,22 @@ class FeatureMemo:
         return self._store[key][1]
 
 
-def predict_task(encoders, cfg: ProbeConfig, task: str, splits, seed: int, memo: FeatureMemo) -> TaskPredictions:
+def predict_task(encoders, cfg: ProbeConfig, task: str, splits, seed: int, memo: FeatureMemo,
+                 extra: Optional[np.ndarray] = None) -> TaskPredictions:
+    """Predictions on the task's test split — and on ``extra`` inputs (a backdoor's triggered test
+    inputs) by the same probes, when given."""
     train, test = splits["train"], splits["test"]
-    preds, feats = [], []
+    preds, feats, extra_preds = [], [], []
     for i, member in enumerate(encoders):
         f_train = memo(member, f"{task}/train", train.images)
         f_test = memo(member, f"{task}/test", test.images)
         probe_model = LinearProbe(cfg, train.num_classes, seed + i, memo.device).fit(f_train, train.labels)
         preds.append(probe_model.predict(f_test))
         feats.append(f_test)
+        if extra is not None:
+            extra_preds.append(probe_model.predict(memo(member, f"{task}/triggered", extra)))
     if len(preds) == 1:
-        return TaskPredictions(preds[0], feats)
+        return TaskPredictions(preds[0], feats, extra_prediction=extra_preds[0] if extra_preds else None)
     votes = vote_counts(np.stack(preds), train.num_classes)
-    return TaskPredictions(majority_vote(votes), feats, votes)
+    extra_votes = majority_vote(vote_counts(np.stack(extra_preds), train.num_classes)) if extra_preds else None
+    return TaskPredictions(majority_vote(votes), feats, votes, extra_votes)

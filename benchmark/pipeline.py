@@ -103,6 +103,16 @@ def cell_threat(cfg: TierConfig, data: Data, seed: int) -> ThreatSpec:
     return dataclasses.replace(threat, targets=threat.targets[only:only + 1])
 
 
+def backdoor_threat(threat: ThreatSpec) -> ThreatSpec:
+    """A backdoor's threat: one target class per downstream task — that of the task's first drawn
+    target, with its references (the same draw as the targeted attacks'; the target input itself
+    is not the objective, only kept out of CA/PA)."""
+    first: Dict[str, Any] = {}
+    for t in threat.targets:
+        first.setdefault(t.task, t)
+    return dataclasses.replace(threat, targets=tuple(first.values()))
+
+
 def attack_targets(threat: ThreatSpec, data: Data, n_clean: int) -> List[AttackTarget]:
     """What the attacker knows: each target image, its references and its budget."""
     out = []
@@ -176,6 +186,8 @@ def run_pipeline(cfg: TierConfig, attack, defense, seed: int, data: Data, traine
     to the victim's set and run the defense's hooks in stage order. ``timed(stage, fn, *args)``
     lets the runner measure each stage."""
     threat = cell_threat(cfg, data, seed)
+    if attack.kind == "backdoor":
+        threat = backdoor_threat(threat)
     targets = attack_targets(threat, data, len(data.pretrain))
     clean = timed("pretrain_clean", trainer.clean, data.pretrain.images)
     poisons = timed("attack", poisons_for, attack, targets, seed, clean)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from defenses.base import Operating
 from .core import certification, metrics
 from .downstream import FeatureMemo, TaskPredictions, module_of, predict_task
-from .core.records import RECORD_SCHEMA, summarize_targets
+from .core.records import RECORD_SCHEMA, summarize_backdoor, summarize_targets
 from .core.settings import TierConfig
 from .core.store import config_hash, machine_description, package_versions
 from .core.threat import ThreatSpec, evaluation_mask
@@ -44,10 +44,14 @@ def _task_summary(clean: TaskPredictions, defended: TaskPredictions, splits, mas
 
 
 def evaluate(clean: Operating, defended: Operating, tasks, threat: ThreatSpec, seed: int, device: str = "cpu",
-             progress: bool = False, curves: Sequence[Operating] = (), feature_store=None) -> Dict[str, Any]:
+             progress: bool = False, curves: Sequence[Operating] = (), feature_store=None,
+             stamp: Optional[Callable[[np.ndarray, int], np.ndarray]] = None) -> Dict[str, Any]:
     """Per task: CA (clean pipeline), PA (defended pipeline on the poisoned set), every target's
     outcome; then the same for each curve point (summarised). The clean pipeline is the paper's:
-    the clean encoder with the tier's probe."""
+    the clean encoder with the tier's probe. With ``stamp`` (a backdoor attack's trigger), the
+    outcome is the backdoor's instead: each task's triggered inputs (:func:`_backdoor_task`)."""
+    if stamp is not None:
+        return _evaluate_backdoor(clean, defended, tasks, threat, seed, FeatureMemo(device, feature_store), stamp)
     memo = FeatureMemo(device, feature_store)
     out: Dict[str, Any] = {"tasks": {}, "targets": [], "curves": []}
     curve_targets: List[List[Dict[str, Any]]] = [[] for _ in curves]
@@ -70,6 +74,32 @@ def evaluate(clean: Operating, defended: Operating, tasks, threat: ThreatSpec, s
                               "asr": m["asr"], "asr_hits": m["asr_hits"], "n_targets": m["n_targets"],
                               "outer_objective": m["outer_objective"],
                               "poisoned_accuracy": {k: v["poisoned_accuracy"] for k, v in tk.items()}})
+    return out
+
+
+def triggered_inputs(labels: np.ndarray, target_class: int, mask: np.ndarray) -> np.ndarray:
+    """Indices of the test inputs a backdoor is measured on: counted for CA/PA, not of the target class."""
+    return np.flatnonzero(mask & (labels != target_class))
+
+
+def _evaluate_backdoor(clean: Operating, defended: Operating, tasks, threat: ThreatSpec, seed: int, memo, stamp):
+    """CA/PA per task as for every attack, and the backdoor's per-task outcome: the share of
+    triggered inputs (true class ≠ target class) the clean and the defended pipelines send to the
+    target class (CorruptEncoder, Zhang et al. CVPR 2024, §5.1)."""
+    out: Dict[str, Any] = {"tasks": {}, "targets": [], "curves": [], "backdoor": {}}
+    for target_id, t in enumerate(threat.targets):
+        splits = tasks[t.task]
+        mask = evaluation_mask(len(splits["test"]), threat, t.task)
+        idx = triggered_inputs(splits["test"].labels, t.target_class, mask)
+        triggered = stamp(splits["test"].images[idx], target_id)
+        ref = predict_task(clean.encoders, clean.probe, t.task, splits, seed, memo, triggered)
+        got = predict_task(defended.encoders, defended.probe, t.task, splits, seed, memo, triggered)
+        out["tasks"][t.task] = _task_summary(ref, got, splits, mask)
+        out["backdoor"][t.task] = {"target_class": t.target_class, "n_inputs": int(len(idx)),
+                                   "hits": int(np.sum(got.extra_prediction == t.target_class)),
+                                   "clean_hits": int(np.sum(ref.extra_prediction == t.target_class))}
+        b = out["backdoor"][t.task]
+        b["asr"], b["clean_asr"] = b["hits"] / max(1, b["n_inputs"]), b["clean_hits"] / max(1, b["n_inputs"])
     return out
 
 
@@ -142,13 +172,15 @@ def build_record(r: CellResult) -> Dict[str, Any]:
         "defense_meta": {k: str(info.get(k, "")) for k in ("version", "authors", "origin")},
         "tasks": tasks,
         "targets": targets,
-        "metrics": summarize_targets(targets),
+        "metrics": summarize_backdoor(r.results["backdoor"]) if "backdoor" in r.results else summarize_targets(targets),
         "mean_clean_accuracy": float(np.mean([t["clean_accuracy"] for t in tasks.values()])),
         "mean_poisoned_accuracy": float(np.mean([t["poisoned_accuracy"] for t in tasks.values()])),
         "cost": _cost(r),
         "versions": package_versions(), "machine": machine_description(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if "backdoor" in r.results:  # the field is absent for targeted attacks: their records are as before
+        record["attack_kind"], record["backdoor"] = "backdoor", r.results["backdoor"]
     _add_detection(record, run.defended, n_clean)
     _add_certification(record, run, n_clean)
     if r.results.get("curves"):

@@ -110,7 +110,7 @@ def _compute_cell(cfg, attack, defense, seed, options, data, log, resolved, path
     run = run_pipeline(cfg, attack, defense, seed, data, trainer, poisons, timed)
     results = timed("evaluate", evaluate, Operating([run.clean], cfg.probe), run.defended.operating,
                     data.tasks, run.threat, seed, options.device, options.progress, run.defended.curves,
-                    FeatureStore(options.cache_dir / "features"))
+                    FeatureStore(options.cache_dir / "features"), attack.stamp if attack.kind == "backdoor" else None)
     record = build_record(CellResult(cfg, resolved, cfg.grid_hash(), attack, defense,
                                      plugin_origin(defense.name) or "built-in", seed, run, trainer, results, timings))
     atomic_write_json(path, record)

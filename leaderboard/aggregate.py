@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pandas as pd
 
 from benchmark.core.metrics import dropped_ratio, paired_shift_ci95
-from benchmark.core.records import summarize_targets
+from benchmark.core.records import backdoor_over_seeds, summarize_backdoor, summarize_targets
 
 GROUP = ["tier", "grid_hash", "pretrain_set", "encoder", "attack", "defense"]
 
@@ -24,6 +24,25 @@ def pooled_targets(targets: List[Dict[str, Any]]) -> Dict[str, Any]:
             "outer": m["outer_objective"], "clean_outer": m["clean_outer_objective"],
             "outer_shift": shift, "outer_shift_ci": shift_ci, "mcnemar_p": m["mcnemar_p"],
             "discordant": tuple(m["discordant"])}
+
+
+def pooled_backdoor(seed_metrics: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """A backdoor group's ASR columns: the mean of per-seed ASR with an interval over seeds
+    (:func:`benchmark.core.records.backdoor_over_seeds`); target-input columns do not apply."""
+    b = backdoor_over_seeds(seed_metrics)
+    nan = float("nan")
+    return {"targets": f"{b['n_inputs']} triggered", "asr": b["asr"], "asr_ci": tuple(b["asr_ci"]),
+            "clean_asr": b["clean_asr"], "clean_asr_ci": tuple(b["clean_asr_ci"]), "interval": b["interval"],
+            "flips": None, "clean_correct": None, "outer": nan, "clean_outer": nan, "outer_shift": nan,
+            "outer_shift_ci": (nan, nan), "mcnemar_p": nan, "discordant": (0, 0)}
+
+
+def outcome_of(recs: List[Dict[str, Any]], task: Optional[str] = None) -> Dict[str, Any]:
+    """The ASR columns of one group's records (of one downstream task, if given), by attack kind."""
+    if recs and recs[0].get("attack_kind") == "backdoor":
+        per_seed = [summarize_backdoor({k: v for k, v in r["backdoor"].items() if task in (None, k)}) for r in recs]
+        return pooled_backdoor([m for m in per_seed if m["n_inputs"]] or per_seed)
+    return pooled_targets([t for r in recs for t in r["targets"] if task in (None, t["task"])])
 
 
 def _mean_of(records: List[Dict[str, Any]], get) -> float:
@@ -67,7 +86,7 @@ def summary_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
         ca = np.array([r["mean_clean_accuracy"] for r in recs])
         pa = np.array([r["mean_poisoned_accuracy"] for r in recs])
         row = dict(zip(GROUP, key))
-        row.update(pooled_targets([t for r in recs for t in r["targets"]]))
+        row.update(outcome_of(recs))
         row.update({"seeds": len(recs), "ca": ca.mean(), "ca_sd": ca.std(ddof=1) if len(ca) > 1 else 0.0,
                     "pa": pa.mean(), "pa_sd": pa.std(ddof=1) if len(pa) > 1 else 0.0,
                     "utility_loss": float(np.mean(ca - pa)),
@@ -116,7 +135,7 @@ def task_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
             ca = np.array([r["tasks"][task]["clean_accuracy"] for r in recs if task in r["tasks"]])
             pa = np.array([r["tasks"][task]["poisoned_accuracy"] for r in recs if task in r["tasks"]])
             row = dict(zip(GROUP, key), task=task)
-            row.update(pooled_targets([t for r in recs for t in r["targets"] if t["task"] == task]))
+            row.update(outcome_of(recs, task))
             row.update({"ca": ca.mean(), "pa": pa.mean(), "utility_loss": float(np.mean(ca - pa))})
             rows.append(row)
     return pd.DataFrame(rows)

@@ -153,14 +153,20 @@ ATTACK_HEADERS = ["rank", "defense", "seeds", "targets", "ASR [95% CI]", "clean 
                   "CA−PA", "dropped", "FPR / FNR", "certified", "cos(t, refs) clean → poisoned", "cost"]
 
 
+BACKDOOR_LEGEND = ("Backdoor attacks (CorruptEncoder): ASR is the share of a task's test inputs outside the target "
+                   "class that the pipeline sends to the target class with the trigger stamped on, pooled over tasks "
+                   "within a seed, then the mean over seeds with a Student-t 95% interval over seeds (one seed: its "
+                   "Wilson interval); clean ASR the clean encoder's rate on the same triggered inputs. ")
+
+
 def attack_table(rows_of_attack, attack: str, cov) -> str:
     """One attack's rows, ranked, with a pending row per declared defense that has no record."""
     seeds = lambda d, k: f"{k}/{cov[(attack, d)][1]}" if (attack, d) in cov else str(k)
     rows = [[r.rank, r.defense, seeds(r.defense, r.seeds), r.targets, format_ci(r.asr, r.asr_ci),
              format_ci(r.clean_asr, r.clean_asr_ci),
-             f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
+             "–" if r.flips is None else f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
              f"{r.utility_loss:+.3f}", f"{r.dropped_ratio:+.3f}", _rates(r.fpr, r.fnr), _opt(r.certified_fraction),
-             f"{r.clean_outer:.3f} → {r.outer:.3f}", f"{r.cost_multiple:.2f}×"] for r in ranked(rows_of_attack).itertuples()]
+             "–" if r.outer != r.outer else f"{r.clean_outer:.3f} → {r.outer:.3f}", f"{r.cost_multiple:.2f}×"] for r in ranked(rows_of_attack).itertuples()]
     rows += [["·", d, f"0/{n}", "·", "pending"] + ["·"] * 10 for (a, d), (k, n) in cov.items() if a == attack and k == 0]
     return tabulate(rows, headers=ATTACK_HEADERS, tablefmt="github", disable_numparse=True)
 
@@ -183,7 +189,8 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
                "attack's outer objective, Table 2), clean encoder → defended pipeline. FPR / FNR: detection rates of a "
                "pre-processing defense (poison = positive). Certified: share of targets whose correct "
                "bagging vote is certified against the run's number of poisons. Cost: pre-training "
-               "image-passes as a multiple of undefended pre-training. – : not applicable. Pending (·): a cell of "
+               "image-passes as a multiple of undefended pre-training. " + (BACKDOOR_LEGEND if any(
+                   r.get("attack_kind") == "backdoor" for r in records) else "") + "– : not applicable. Pending (·): a cell of "
                "the grid file with no record yet. " + RANK_RULE + "\n")
     for (tier, grid), grp in summary.groupby(["tier", "grid_hash"], sort=True):
         first = grp.iloc[0]

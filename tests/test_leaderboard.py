@@ -324,3 +324,24 @@ def test_building_the_board_imports_neither_torch_nor_any_attack_defense_or_plug
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "b.md").read_bytes() == (root / "leaderboard" / "README.md").read_bytes()
+
+
+def _backdoor_record(seed, hits, clean_hits, n=100):
+    from benchmark.core.records import summarize_backdoor
+    rec = dict(_record(seed, [], 0.70, 0.69), attack="corrupt_encoder", attack_kind="backdoor")
+    rec["backdoor"] = {"a": {"target_class": 1, "n_inputs": n, "hits": hits, "clean_hits": clean_hits,
+                             "asr": hits / n, "clean_asr": clean_hits / n}}
+    rec["metrics"] = summarize_backdoor(rec["backdoor"])
+    return rec
+
+
+def test_a_backdoor_rows_interval_is_over_seeds_not_over_triggered_inputs():
+    recs = [_backdoor_record(0, 30, 10), _backdoor_record(1, 50, 10), _backdoor_record(2, 40, 12)]
+    row = summary_table(recs).iloc[0]
+    # mean 0.40 of (0.3, 0.5, 0.4); t(0.975, 2) · 0.1 / √3 = 0.248 — far wider than a Wilson interval on 300 inputs
+    assert row["asr"] == pytest.approx(0.40) and row["asr_ci"] == pytest.approx((0.152, 0.648), abs=1e-3)
+    assert row["targets"] == "300 triggered" and row["flips"] is None
+    md = render_markdown(recs)
+    assert "0.40 [0.15, 0.65]" in md and "Backdoor attacks (CorruptEncoder)" in md
+    assert "Backdoor attacks" not in render_markdown(RECORDS)   # the legend only where a backdoor row is
+    assert task_table(recs).iloc[0]["asr"] == pytest.approx(0.40)

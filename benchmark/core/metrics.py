@@ -140,3 +140,11 @@ def certified_fraction(certified_sizes: Sequence[int], correct: Sequence[bool], 
     if len(sizes) == 0:
         return float("nan")
     return float(np.mean(ok & (sizes >= budget)))
+
+
+def mean_t_interval(values: Sequence[float], lo: float = 0.0, hi: float = 1.0) -> Tuple[float, Tuple[float, float]]:
+    """Mean of per-seed rates with a Student-t 95% interval over them, clipped to [lo, hi] (a rate's
+    range): the interval of a backdoor's ASR, which pools thousands of inputs within a seed, so its
+    uncertainty is the variation between seeds."""
+    mean, (a, b) = paired_shift_ci95(values, [0.0] * len(values))
+    return mean, (max(lo, a), min(hi, b))

@@ -4,7 +4,7 @@ leaderboard reads them without importing the training code)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import numpy as np
 
@@ -41,3 +41,30 @@ def summarize_targets(targets) -> Dict[str, Any]:
             "flip_rate": flips / len(correct) if correct else float("nan"),
             "discordant": [int(gained), int(lost)], "mcnemar_p": metrics.mcnemar_exact_p(int(gained), int(lost)),
             "outer_objective": weighted("poisoned_cosine"), "clean_outer_objective": weighted("clean_cosine")}
+
+
+def summarize_backdoor(per_task: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """A backdoor's ASR pooled over its tasks' triggered inputs (one seed), with the clean encoder's
+    rate on the same inputs; the Wilson interval here is within this seed only — the board's
+    interval is over seeds (:func:`backdoor_over_seeds`)."""
+    n = sum(t["n_inputs"] for t in per_task.values())
+    hits = sum(t["hits"] for t in per_task.values())
+    base = sum(t["clean_hits"] for t in per_task.values())
+    return {"n_targets": len(per_task), "n_inputs": n, "asr_hits": hits, "asr": hits / n if n else float("nan"),
+            "asr_ci95": list(metrics.wilson_interval(hits, n)), "clean_asr_hits": base,
+            "clean_asr": base / n if n else float("nan"), "clean_asr_ci95": list(metrics.wilson_interval(base, n))}
+
+
+def backdoor_over_seeds(seed_metrics: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Mean per-seed ASR with a Student-t 95% interval over seeds (the variation between seeds, not
+    the count of triggered inputs); one seed: its Wilson interval, said so by ``interval``."""
+    out: Dict[str, Any] = {"seeds": len(seed_metrics)}
+    for key in ("asr", "clean_asr"):
+        values = [m[key] for m in seed_metrics]
+        if len(values) > 1:
+            out[key], out[f"{key}_ci"] = metrics.mean_t_interval(values)
+        else:
+            out[key], out[f"{key}_ci"] = values[0], tuple(seed_metrics[0][f"{key}_ci95"])
+    out["interval"] = "t over seeds" if len(seed_metrics) > 1 else "Wilson, one seed"
+    out["n_inputs"] = int(sum(m["n_inputs"] for m in seed_metrics))
+    return out

@@ -30,6 +30,12 @@ class IsolatedAttack(Remote, Attack):
             raise BenchmarkError(f"attack '{self.name}': craft must return a PoisonSet, got {type(poisons).__name__}")
         return poisons
 
+    def stamp(self, images: np.ndarray, target_id: int) -> np.ndarray:
+        out = np.asarray(self._remote("stamp", [np.asarray(images), int(target_id)], lambda m, a: self._serve(m, None), {}))
+        if out.dtype != np.uint8 or out.shape != np.shape(images):
+            raise BenchmarkError(f"attack '{self.name}': stamp must return uint8 images of shape {np.shape(images)}")
+        return out
+
     def meta(self, poisons: PoisonSet) -> Dict[str, Any]:
         return self._remote("meta", [poisons], lambda m, a: self._serve(m, None), {})
 
@@ -43,4 +49,4 @@ class IsolatedAttack(Remote, Attack):
 
 def attack_proxy(name: str, process: PluginProcess, info: Dict[str, Any], source_text: str) -> type:
     return proxy_class(IsolatedAttack, name, process, info, source_text, needs_surrogate=bool(info["needs_surrogate"]),
-                       cache_poisons=bool(info["cache_poisons"]))
+                       cache_poisons=bool(info["cache_poisons"]), kind=str(info["kind"]))
