@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.core.metrics import detection_rates
 from benchmark.encoder_cache import EncoderCache
 from benchmark.pipeline import PlannedPoisons, create_entries, load_config, load_data, run_pipeline
 from benchmark.runner import Options
 from benchmark.trainer import PlanningTrainer
+from defenses.kmeans import kmeans_assign, tightest_clusters
 
 
 def inertia(x: np.ndarray, assign: np.ndarray) -> float:
@@ -35,7 +37,7 @@ def inertia(x: np.ndarray, assign: np.ndarray) -> float:
 
 
 def sklearn_assign(x: np.ndarray, k: int, niter: int, seed: int) -> np.ndarray:
-    from sklearn.cluster import KMeans
+    from sklearn.cluster import KMeans  # why: the reference implementation, only for this comparison
     return KMeans(n_clusters=k, n_init=1, max_iter=niter, tol=0.0, algorithm="lloyd",
                   random_state=seed).fit_predict(x).astype(np.int64)
 
@@ -61,8 +63,6 @@ def main(argv=None) -> None:
     ap.add_argument("--niter", type=int, default=20, help="Lloyd iterations for both (default: 20)")
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats, best kept (default: 3)")
     args = ap.parse_args(argv)
-    from benchmark.core.metrics import detection_rates
-    from defenses.kmeans import kmeans_assign, tightest_clusters
 
     x, is_poison = poisoned_matrix(args.tier, args.data_root, args.seed)
     print(f"matrix {x.shape[0]} x {x.shape[1]} float32 ({is_poison.sum()} poisons), K={args.k}, {args.niter} iterations")

@@ -34,7 +34,7 @@ def _time(fn, steps: int, batch: int) -> float:
 
 
 def pil_pipeline():
-    import torchvision.transforms as T
+    import torchvision.transforms as T  # why: the baseline a user would pick; the benchmark itself does not use it
 
     return T.Compose([T.RandomResizedCrop(32, scale=(0.08, 1.0)), T.RandomHorizontalFlip(),
                       T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8), T.RandomGrayscale(0.2),
