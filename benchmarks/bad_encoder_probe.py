@@ -21,13 +21,12 @@ import time
 import numpy as np
 
 from attacks.bad_encoder import backdoor, stamp_corner
-from benchmark.core.errors import BenchmarkError, report
 from benchmark.core.settings import TierConfig
 from benchmark.downstream import FeatureMemo, module_of, predict_task
 from benchmark.pipeline import backdoor_threat
 from benchmark.report import triggered_inputs
 from benchmark.runner import Options
-from cached_cell import analysis_inputs, analysis_parser, cached_cell
+from cached_cell import analysis_parser, cached_cell, run_analysis
 
 
 def measure(cfg: TierConfig, seed: int, options: Options, n_shadow: int, epochs: int, lr: float):
@@ -70,17 +69,10 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=20, help="BadEncoder fine-tuning epochs (paper: 200)")
     p.add_argument("--lr", type=float, default=1e-3, help="SGD learning rate (paper: 1e-3)")
     args = p.parse_args(argv)
-    try:
-        cfg, options = analysis_inputs(args)
-        rows = measure(cfg, args.seed, options, args.shadow, args.epochs, args.lr)
-    except BenchmarkError as exc:
-        return report(exc)
-    text = render(rows, f"{args.tier} — BadEncoder on the seed-{args.seed} clean encoder ({args.shadow} shadow images, "
-                        f"{args.epochs} epochs, lr {args.lr:g}; overrides: {', '.join(args.set) or 'none'})")
-    print(text)
-    if args.output:
-        args.output.write_text(text)
-    return 0
+    return run_analysis(args, lambda cfg, options: measure(cfg, args.seed, options, args.shadow, args.epochs, args.lr),
+                        lambda rows: render(rows, f"{args.tier} — BadEncoder on the seed-{args.seed} clean encoder "
+                                                  f"({args.shadow} shadow images, {args.epochs} epochs, lr {args.lr:g}; "
+                                                  f"overrides: {', '.join(args.set) or 'none'})"))
 
 
 if __name__ == "__main__":

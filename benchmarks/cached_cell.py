@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Tuple
+from typing import Any, Callable, Tuple
 
-from benchmark.core.errors import BenchmarkError
+from benchmark.core.errors import BenchmarkError, report
 from benchmark.core.settings import TierConfig
 from benchmark.core.store import default_cache_dir
 from benchmark.encoder_cache import CachedEncoder, EncoderCache
@@ -62,3 +62,18 @@ def analysis_parser(doc: str) -> argparse.ArgumentParser:
 def analysis_inputs(args: argparse.Namespace) -> Tuple[dict, Options]:
     """(tier config, runner options) from :func:`analysis_parser`'s arguments."""
     return load_config(args.tier, args.set), Options(args.data_root, None, args.cache_dir, Path("."), args.device, False)
+
+
+def run_analysis(args: argparse.Namespace, compute: Callable[[TierConfig, Options], Any],
+                 render: Callable[[Any], str]) -> int:
+    """An analysis's main: ``compute(cfg, options)`` on :func:`analysis_inputs`, a one-line error
+    (exit 2) for bad input; the rendered markdown printed and, with ``--output``, written."""
+    try:
+        rows = compute(*analysis_inputs(args))
+    except BenchmarkError as exc:
+        return report(exc)
+    text = render(rows)
+    print(text)
+    if args.output:
+        args.output.write_text(text)
+    return 0

@@ -20,13 +20,12 @@ import sys
 
 import numpy as np
 
-from benchmark.core.errors import BenchmarkError, report
 from benchmark.core.metrics import mean_cosine_similarity, paired_shift_ci95
 from benchmark.core.settings import TierConfig
 from benchmark.downstream import FeatureMemo
 from benchmark.feature_store import FeatureStore
 from benchmark.runner import Options
-from cached_cell import analysis_inputs, analysis_parser, cached_cell
+from cached_cell import analysis_parser, cached_cell, run_analysis
 
 
 def shifts(cfg: TierConfig, seed: int, options: Options, n_controls: int):
@@ -68,17 +67,9 @@ def main(argv=None) -> int:
     p = analysis_parser(__doc__)
     p.add_argument("--controls", type=int, default=50, help="control images per target (default 50)")
     args = p.parse_args(argv)
-    try:
-        cfg, options = analysis_inputs(args)
-        rows = shifts(cfg, args.seed, options, args.controls)
-    except BenchmarkError as exc:
-        return report(exc)
-    text = render(rows, f"{args.tier} — Eq.-3 shift, targets vs controls (seed {args.seed}; "
-                        f"overrides: {', '.join(args.set) or 'none'})")
-    print(text)
-    if args.output:
-        args.output.write_text(text)
-    return 0
+    return run_analysis(args, lambda cfg, options: shifts(cfg, args.seed, options, args.controls),
+                        lambda rows: render(rows, f"{args.tier} — Eq.-3 shift, targets vs controls (seed {args.seed}; "
+                                                  f"overrides: {', '.join(args.set) or 'none'})"))
 
 
 if __name__ == "__main__":
