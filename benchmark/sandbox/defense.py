@@ -3,11 +3,12 @@ the plugin's child process (:mod:`benchmark.sandbox.process`), registered withou
 
 What a hook gets is what the threat model grants, and nothing else crosses: a pre- or in-stage
 defense the pre-training images in an order fixed by their content (sha256), so positions say
-nothing about which are poisons — a keep-mask is mapped back here; in- and post-stage defenses a trainer that
-asks the harness, which trains and keeps every encoder and refuses the seed's clean encoder; a
-post-stage defense the clean subset the harness drew. No seed, argv, results or cache directory.
-Each call has a wall-clock budget (:data:`benchmark.sandbox.remote.HOOK_SECONDS`, ``--hook-seconds``). What it does not
-promise: a Python child can still read the disk; the guarantees come from what it is given.
+nothing about which are poisons — a keep-mask is mapped back here; in- and post-stage defenses a
+trainer that asks the harness, which trains and keeps every encoder and refuses the seed's clean
+encoder; a post-stage defense the clean subset the harness drew. No seed, argv, results or cache
+directory. Each call has a wall-clock budget (:data:`benchmark.sandbox.remote.HOOK_SECONDS`,
+``--hook-seconds``). What it does not promise: a Python child can still read the disk; the
+guarantees come from what it is given.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..core.settings import PretrainConfig, ProbeConfig
 from . import codec
 from .process import PluginProcess
 from .remote import Remote, proxy_class
+
 
 def content_order(images: np.ndarray) -> np.ndarray:
     """Indices sorting ``images`` by the sha256 of their bytes (ties stay in order)."""
