@@ -16,6 +16,7 @@ import numpy as np
 
 from attacks.base import Attack, AttackContext, AttackTarget, PoisonSet
 from ..core.errors import BenchmarkError
+from . import codec
 from .process import PluginProcess
 from .remote import Remote, proxy_class
 
@@ -44,7 +45,7 @@ class IsolatedAttack(Remote, Attack):
             raise BenchmarkError(f"no surrogate for this call (asked {msg['op']!r})")
         model = context.surrogate()
         return ({"cfg": dataclasses.asdict(context.surrogate_cfg)},
-                {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+                codec.weights_of(model))
 
 
 def attack_proxy(name: str, process: PluginProcess, info: Dict[str, Any], source_text: str) -> type:

@@ -1,5 +1,5 @@
 """The child process a submitted plugin runs in: ``python -m benchmark.sandbox.child`` (spawned by
-:mod:`benchmark.sandbox.proxy`, never forked — it holds none of the harness's memory).
+:mod:`benchmark.sandbox.process`, never forked — it holds none of the harness's memory).
 
 It reads requests from stdin and answers on what was stdout (the plugin's own prints go to
 stderr): ``load`` a submission folder or entry point, ``create`` an instance with parameters,
@@ -60,8 +60,7 @@ class RemoteEncoder:
     def _module(self, epoch: Optional[int]) -> torch.nn.Module:
         if epoch not in self._modules:
             _, state = self.channel.ask({"op": "weights", "key": self.key, "epoch": epoch}, {})
-            module = build_encoder(self.cfg)
-            module.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+            module = codec.load_weights(build_encoder(self.cfg), state)
             module.sandbox_handle = {"key": self.key, "epoch": epoch}
             self._modules[epoch] = module.eval()
         return self._modules[epoch]
@@ -77,9 +76,7 @@ class RemoteEncoder:
 def remote_surrogate(channel: Channel) -> SimCLRModel:
     """The clean surrogate an optimising attack may use, rebuilt from the weights the harness sends."""
     reply, state = channel.ask({"op": "surrogate"}, {})
-    model = SimCLRModel(build_encoder(PretrainConfig.from_dict(reply["cfg"])))
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    return model
+    return codec.load_weights(SimCLRModel(build_encoder(PretrainConfig.from_dict(reply["cfg"]))), state)
 
 
 class RemoteTrainer:

@@ -14,6 +14,7 @@ import dataclasses
 from typing import Any, Callable, Dict, Optional
 
 import numpy as np
+import torch
 
 from attacks.base import AttackTarget, PoisonSet
 from defenses.base import Operating
@@ -24,6 +25,17 @@ Arrays = Dict[str, np.ndarray]
 RECORDS = {"$operating": Operating, "$target": AttackTarget, "$poisons": PoisonSet}  # dataclasses crossing field by field
 ToHandle = Callable[[Any], Optional[Dict[str, Any]]]   # an encoder object → {"key", "epoch"}, else None
 FromHandle = Callable[[Dict[str, Any]], Any]           # {"key", "epoch"} → the side's encoder object
+
+
+def weights_of(module) -> Arrays:
+    """A module's state as arrays (how a model crosses: weights, never code)."""
+    return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+
+
+def load_weights(module, state: Arrays):
+    """``module`` with the state :func:`weights_of` sent; returned for chaining."""
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    return module
 
 
 def pack(value: Any, arrays: Arrays, to_handle: ToHandle) -> Any:

@@ -64,7 +64,7 @@ class IsolatedDefense(Remote, Defense):
         if msg["op"] == "weights":
             module = self._resolve(msg)
             module = getattr(module, "encoder", module)
-            return {}, {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+            return {}, codec.weights_of(module)
         if msg["op"] != "train" or trainer is None:
             raise BenchmarkError(f"no trainer for this hook (asked {msg['op']!r})")
         a = codec.unpack(msg["args"], arrays, self._resolve)
