@@ -44,11 +44,15 @@ class AttackContext:
 
 
 KINDS = ("targeted", "backdoor")
+# How the attacker reaches the victim: "data" — poisons appended to the pre-training set (every
+# attack of the PoisonedEncoder family); "model" — a backdoored encoder delivered in place of the
+# clean one (BadEncoder, Jia et al. S&P 2022), where pre- and in-processing defenses do not apply.
+THREATS = ("data", "model")
 
 
 class Attack:
-    """Base class: the registry sets ``name``; subclasses implement :meth:`craft` (and, for a
-    backdoor, :meth:`stamp`)."""
+    """Base class: the registry sets ``name``; subclasses implement :meth:`craft` — or, for a
+    model-poisoning attack, :meth:`poison_model` — and, for a backdoor, :meth:`stamp`."""
 
     name = "attack"
     # What the attack's success is measured on (CorruptEncoder, Zhang et al. CVPR 2024, §5):
@@ -56,6 +60,7 @@ class Attack:
     # "backdoor" — every test input of a downstream task outside the target class, with the
     # attack's trigger stamped on (ASR per task, an interval over seeds).
     kind = "targeted"
+    threat = "data"
     # Bump when the poisons craft() returns change; part of the poison cache key.
     version = "1"
     # True for attacks whose crafting is an optimisation worth storing (benchmark/poison_store.py).
@@ -76,6 +81,13 @@ class Attack:
     def craft(self, targets: List[AttackTarget], rng: np.random.Generator,
               context: Optional[AttackContext] = None) -> PoisonSet:
         raise NotImplementedError
+
+    def poison_model(self, encoder: Any, shadow: np.ndarray, targets: List[AttackTarget], seed: int,
+                     device: str = "cpu") -> Any:
+        """A model-poisoning attack's backdoored copy of ``encoder`` (an nn.Module, left unchanged),
+        made from ``shadow`` — ``shadow_size`` clean pre-training images the harness hands the
+        attacker — and the targets' references; target i's trigger is ``stamp(·, i)``."""
+        raise NotImplementedError(f"{self.name} poisons data, not a model")
 
     def stamp(self, images: np.ndarray, target_id: int) -> np.ndarray:
         """A backdoor's test inputs: a copy of ``images`` with the trigger of target ``target_id``."""

@@ -14,7 +14,7 @@ import numpy as np
 
 from defenses.base import Defense, Operating, hook
 from .core.errors import BenchmarkError
-from .core.protocols import Trainer
+from .core.protocols import TrainedEncoder, Trainer
 from .core.settings import PretrainConfig, ProbeConfig
 
 
@@ -46,11 +46,15 @@ def apply_sanitize(defense: Defense, images: np.ndarray, rng: np.random.Generato
 
 
 def run_defense(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray, pretrain: PretrainConfig,
-                probe: ProbeConfig, trainer: Trainer, seed: int, max_clean_fraction: float = 0.5) -> DefendedPipeline:
+                probe: ProbeConfig, trainer: Trainer, seed: int, max_clean_fraction: float = 0.5,
+                delivered: Optional[TrainedEncoder] = None) -> DefendedPipeline:
     """The defense's hooks in stage order (:func:`_run_hooks`); a hook that calls ``exit`` is a
-    one-line error naming the defense, never a silent exit 0 of the harness."""
+    one-line error naming the defense, never a silent exit 0 of the harness. ``delivered``: the
+    encoder a model-poisoning attacker handed over — the pre- and in-stage hooks are then skipped
+    and the later ones act on it."""
     try:
-        return _run_hooks(defense, train_set, clean_pool, pretrain, probe, trainer, seed, max_clean_fraction)
+        return _run_hooks(defense, train_set, clean_pool, pretrain, probe, trainer, seed, max_clean_fraction,
+                          delivered)
     except SystemExit as exc:
         raise BenchmarkError(f"defense {defense.name!r} called exit({exc.code!r}) in a hook") from exc
 
@@ -64,13 +68,17 @@ def _typed(defense: Defense, hook_name: str, value, cls):
 
 
 def _run_hooks(defense: Defense, train_set: np.ndarray, clean_pool: np.ndarray, pretrain: PretrainConfig,
-               probe: ProbeConfig, trainer: Trainer, seed: int, max_clean_fraction: float) -> DefendedPipeline:
+               probe: ProbeConfig, trainer: Trainer, seed: int, max_clean_fraction: float,
+               delivered: Optional[TrainedEncoder]) -> DefendedPipeline:
     """``train_set`` = clean + poisons (what the encoder provider holds); ``clean_pool`` = the clean
     part, from which a post-processing defense's clean subset is drawn (the paper's assumption
     that the provider can collect that many clean images)."""
-    kept, keep, sanitized = apply_sanitize(defense, train_set, np.random.default_rng([seed, 2]), trainer)
-    cfg = _typed(defense, "adjust_pretrain", hook(defense, "adjust_pretrain")(pretrain), PretrainConfig)
-    trained = hook(defense, "pretrain")(kept, cfg, trainer, np.random.default_rng([seed, 3]))
+    if delivered is not None:
+        kept, keep, sanitized, cfg, trained = train_set, None, False, pretrain, [delivered]
+    else:
+        kept, keep, sanitized = apply_sanitize(defense, train_set, np.random.default_rng([seed, 2]), trainer)
+        cfg = _typed(defense, "adjust_pretrain", hook(defense, "adjust_pretrain")(pretrain), PretrainConfig)
+        trained = hook(defense, "pretrain")(kept, cfg, trainer, np.random.default_rng([seed, 3]))
     n_clean = int(hook(defense, "clean_subset_size")(len(clean_pool)))
     if n_clean > 0:
         cap = int(max_clean_fraction * len(clean_pool))

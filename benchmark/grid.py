@@ -12,13 +12,14 @@ spend.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Dict, List
 
 import attacks
 import defenses
 from .encoder_cache import EncoderCache
 from .core.grid_spec import GRID_DIR, ORDER, Grid, Job, job_order, list_grids, read_grid
-from .pipeline import ENTRY_REGISTRIES, PlannedPoisons, create_entries, load_data, run_pipeline
+from .pipeline import ENTRY_REGISTRIES, PlannedPoisons, create_entries, load_data, not_applicable, run_pipeline
 from .poison_store import PoisonStore
 from .core.registry import check_entry_sections
 from .runner import record_path
@@ -28,14 +29,17 @@ __all__ = ["GRID_DIR", "ORDER", "Grid", "Job", "format_plan", "job_order", "list
 
 
 def load_grid(name_or_path: str, overrides=()) -> Grid:
-    """:func:`read_grid`, with every attack and defense it names checked against the registries."""
+    """:func:`read_grid`, with every attack and defense it names checked against the registries, and
+    the pairs that are no cell (a pre-training defense against a delivered model) left out of its jobs."""
     grid = read_grid(name_or_path, overrides)
     for a in grid.attacks:
         attacks.ATTACKS.get(a)
     for d in grid.defenses:
         defenses.DEFENSES.get(d)
     check_entry_sections(grid.tier, ENTRY_REGISTRIES)
-    return grid
+    # The classes say it (``threat``, ``stage`` are class attributes): no entry is created here.
+    return dataclasses.replace(grid, jobs=[j for j in grid.jobs if not not_applicable(
+        attacks.ATTACKS.get(j.attack), defenses.DEFENSES.get(j.defense))])
 
 
 def plan(grid: Grid, options, log=print) -> List[Dict[str, Any]]:

@@ -11,14 +11,20 @@ trainer and the poison source they hand it:
   pre-processing defense's keep-mask.
 
 The random streams are fixed here for all three: the threat from ``seed``, crafting from
-``[seed, 1]``, and the defense's from ``[seed, 2..4]`` (:mod:`benchmark.defended`).
+``[seed, 1]``, the defense's from ``[seed, 2..4]`` (:mod:`benchmark.defended`) and a model-poisoning
+attack's shadow set from ``[seed, 5]`` (:mod:`benchmark.model_store`).
+
+Two threats: *data* poisoning appends the crafted poisons to the victim's pre-training set, and
+every defense stage applies; *model* poisoning (BadEncoder) delivers a backdoored copy of the clean
+encoder in its place — there is no poisoned data to sanitise or pre-train on, so only post-processing
+and downstream defenses apply (:func:`not_applicable`), and they act on the delivered encoder.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -28,13 +34,15 @@ from attacks.base import AttackContext, AttackTarget, PoisonSet
 from .backbone import resolve as resolve_backbone
 from .data import ImageDataset, load_split
 from .defended import DefendedPipeline, run_defense
-from .core.errors import BenchmarkError
+from .core.errors import BenchmarkError, NotApplicable
+from .model_store import ModelStore, model_key, shadow_set
 from .poison_store import PoisonStore
 from .core.registry import check_entry_sections
 from .ssl.simclr import load_simclr_model
 from .core.threat import ThreatSpec, draw_threat
 from .core.config import load_tier, with_changes
 from .core.protocols import TrainedEncoder, Trainer
+from .trainer import PlannedEncoder
 from .core.settings import TierConfig
 from .core.settings import PretrainConfig
 
@@ -53,6 +61,7 @@ class CellRun:
     poisons: PoisonSet
     train_set: np.ndarray        # clean set + poisons, poisons appended (what the provider holds)
     defended: DefendedPipeline
+    delivered: Optional[TrainedEncoder] = None   # model poisoning: the encoder the attacker handed over
 
 
 # The registries whose entries' parameters a tier's [attack.NAME] / [defense.NAME] tables hold.
@@ -142,14 +151,19 @@ class StoredPoisons:
     """Poisons as the runner gets them: crafted (against the surrogate when the attack needs one)
     and kept in the poison store when the attack stores its poisons."""
 
-    def __init__(self, store: PoisonStore, device: str = "cpu"):
+    def __init__(self, store: PoisonStore, device: str = "cpu", models: Optional[ModelStore] = None):
         self.store, self.device = store, device
+        self.models = models or ModelStore(store.root.parent / "models", device)
 
     def __call__(self, attack, targets: List[AttackTarget], seed: int, clean: TrainedEncoder) -> PoisonSet:
         path, key = surrogate_of(clean.cfg, clean.final_path, clean.key)
         context = AttackContext(surrogate=lambda: load_simclr_model(path, clean.cfg, self.device, seed),
                                 surrogate_cfg=clean.cfg)
         return self.store.get(attack, targets, seed, key, lambda: attack.craft(targets, craft_rng(seed), context))
+
+    def model(self, attack, targets: List[AttackTarget], seed: int, clean: TrainedEncoder, shadow: np.ndarray):
+        """A model-poisoning attack's backdoored encoder (made once, kept in the model store)."""
+        return self.models.get(attack, targets, seed, clean, shadow)
 
 
 class PlannedPoisons:
@@ -172,8 +186,33 @@ class PlannedPoisons:
         shape = targets[0].image.shape if targets else (32, 32, 3)
         return PoisonSet(np.full((n, *shape), seed % 251, np.uint8), np.zeros(n, np.int64))
 
+    def model(self, attack, targets: List[AttackTarget], seed: int, clean: TrainedEncoder, shadow: np.ndarray):
+        """The backdoored encoder's real key and the clean encoder's cost, nothing made."""
+        return PlannedEncoder(clean.cfg, model_key(attack, targets, seed, clean.key, shadow), clean.image_passes)
 
-PoisonSource = Callable[[Any, List[AttackTarget], int, TrainedEncoder], PoisonSet]
+
+PoisonSource = Union[StoredPoisons, PlannedPoisons]
+
+
+def not_applicable(attack, defense) -> Optional[str]:
+    """Why the (attack, defense) pair is no cell of a grid, or None: a defense that sanitises or
+    re-runs pre-training has nothing to act on when the attacker delivers a model (BadEncoder).
+    Entries or their classes (``threat`` and ``stage`` are class attributes)."""
+    if getattr(attack, "threat", "data") == "model" and defense.stage in ("pre", "in"):
+        return (f"defense {defense.name!r} acts on the pre-training data ({defense.stage}-processing); "
+                f"attack {attack.name!r} delivers a poisoned encoder, not data")
+    return None
+
+
+def _poison(attack, targets, seed: int, data: Data, clean: TrainedEncoder, poisons_for: PoisonSource, timed):
+    """(poisons, the victim's pre-training set, the encoder delivered by a model-poisoning attack or None)."""
+    if getattr(attack, "threat", "data") == "model":
+        shadow = shadow_set(data.pretrain.images, attack.shadow_size, seed)
+        delivered = timed("attack", poisons_for.model, attack, targets, seed, clean, shadow)
+        return PoisonSet(np.zeros((0, 32, 32, 3), np.uint8), np.zeros(0, np.int64)), data.pretrain.images, delivered
+    poisons = timed("attack", poisons_for, attack, targets, seed, clean)
+    train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
+    return poisons, train_set, None
 
 
 def _untimed(stage: str, fn, *args, **kwargs):
@@ -184,16 +223,20 @@ def run_pipeline(cfg: TierConfig, attack, defense, seed: int, data: Data, traine
                  poisons_for: PoisonSource, timed=_untimed) -> CellRun:
     """The cell: draw the threat, train (or plan) the clean encoder, craft the poisons, append them
     to the victim's set and run the defense's hooks in stage order. ``timed(stage, fn, *args)``
-    lets the runner measure each stage."""
+    lets the runner measure each stage. A pair that is no cell (:func:`not_applicable`) is refused
+    before any work."""
+    reason = not_applicable(attack, defense)
+    if reason:
+        raise NotApplicable(reason)
     threat = cell_threat(cfg, data, seed)
     if attack.kind == "backdoor":
         threat = backdoor_threat(threat)
     targets = attack_targets(threat, data, len(data.pretrain))
     clean = timed("pretrain_clean", trainer.clean, data.pretrain.images)
-    poisons = timed("attack", poisons_for, attack, targets, seed, clean)
-    train_set = np.concatenate([data.pretrain.images, poisons.images]) if len(poisons) else data.pretrain.images
+    poisons, train_set, delivered = _poison(attack, targets, seed, data, clean, poisons_for, timed)
     # The defense gets what an encoder provider holds: the unflagged poisoned set (a copy), the
-    # clean part only for drawing a post-processing defense's clean subset, and the trainer.
+    # clean part only for drawing a post-processing defense's clean subset, and the trainer — or,
+    # under model poisoning, the delivered encoder.
     defended = timed("defense", run_defense, defense, train_set, data.pretrain.images, cfg.pretrain,
-                     cfg.probe, trainer, seed, cfg.threat.max_clean_fraction)
-    return CellRun(threat, clean, poisons, train_set, defended)
+                     cfg.probe, trainer, seed, cfg.threat.max_clean_fraction, delivered)
+    return CellRun(threat, clean, poisons, train_set, defended, delivered)

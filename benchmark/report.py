@@ -138,6 +138,8 @@ def _cost(r: CellResult) -> Dict[str, Any]:
     clean, defended, trainer = r.run.clean, r.run.defended, r.trainer
     passes = trainer.image_passes if defended.operating.image_passes is None else defended.operating.image_passes
     undefended = clean.image_passes_for(len(r.run.train_set))
+    if r.run.delivered is not None:  # model poisoning: the delivered encoder's pre-training, then the defense's
+        passes += r.run.delivered.image_passes
     return {"pretrain_image_passes": passes, "clean_pretrain_image_passes": clean.image_passes,
             "undefended_pretrain_image_passes": undefended,
             "encoder_from_cache": all(getattr(e, "from_cache", True) for e in defended.operating.encoders),
@@ -181,6 +183,8 @@ def build_record(r: CellResult) -> Dict[str, Any]:
     }
     if "backdoor" in r.results:  # the field is absent for targeted attacks: their records are as before
         record["attack_kind"], record["backdoor"] = "backdoor", r.results["backdoor"]
+    if run.delivered is not None:  # absent: data poisoning
+        record["attack_threat"] = "model"
     _add_detection(record, run.defended, n_clean)
     _add_certification(record, run, n_clean)
     if r.results.get("curves"):

@@ -16,7 +16,7 @@ from defenses.base import Operating
 from .plugins import plugin_origin
 from .encoder_cache import EncoderCache
 from .feature_store import FeatureStore
-from .pipeline import Data, StoredPoisons, create_entries, load_data, run_pipeline
+from .pipeline import Data, StoredPoisons, create_entries, load_data, not_applicable, run_pipeline
 from .poison_store import PoisonStore
 from .core.errors import BenchmarkError
 from .core.settings import TierConfig
@@ -67,11 +67,16 @@ def existing_record(path: Path, log=print) -> Optional[Dict[str, Any]]:
 
 def run_cell(cfg: TierConfig, attack_name: str, defense_name: str, seed: int, options: Options,
              data: Optional[Data] = None, log=print, wait: bool = True) -> Optional[Path]:
-    """Run one (attack, defense, seed) cell of a tier and write its record; skip if it exists.
+    """Run one (attack, defense, seed) cell of a tier and write its record; skip if it exists, and
+    return None for a pair that is no cell (:func:`~benchmark.pipeline.not_applicable`).
 
     Another runner computing the same cell holds its lock: with ``wait`` this runner waits and then
     skips; without, it returns None at once so a grid worker can take the next job meanwhile."""
     attack, defense = create_entries(cfg, attack_name, defense_name)
+    reason = not_applicable(attack, defense)
+    if reason:
+        log(f"not applicable, no record: {reason}")
+        return None
     resolved = resolved_config(cfg, attack, defense, seed)
     path = record_path(options, cfg, attack_name, defense_name, seed)
     try:

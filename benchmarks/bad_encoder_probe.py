@@ -40,7 +40,7 @@ def measure(cfg: TierConfig, seed: int, options: Options, n_shadow: int, epochs:
         splits = cell.data.tasks[t.task]
         ref = splits["test"].images[list(t.reference_indices[:1])]
         start = time.perf_counter()
-        bad = backdoor(clean, shadow, ref, epochs, seed, lr=lr, device=options.device)
+        bad = backdoor(clean, shadow, [ref], epochs, seed, lr=lr, device=options.device)
         took = time.perf_counter() - start
         mask = np.ones(len(splits["test"]), bool)
         mask[list(threat.excluded_indices(t.task))] = False

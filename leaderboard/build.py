@@ -21,7 +21,7 @@ from benchmark.core.store import atomic_write_bytes
 
 from . import plot
 from .aggregate import amortisation, compute_hours, pareto_ranks, summary_table, task_table
-from .coverage import coverage, declared_grid, pending_note
+from .coverage import coverage, declared_grid, inapplicable, pending_note
 from .paper_comparison import paper_comparison
 
 
@@ -153,14 +153,17 @@ ATTACK_HEADERS = ["rank", "defense", "seeds", "targets", "ASR [95% CI]", "clean 
                   "CA−PA", "dropped", "FPR / FNR", "certified", "cos(t, refs) clean → poisoned", "cost"]
 
 
-BACKDOOR_LEGEND = ("Backdoor attacks (CorruptEncoder): ASR is the share of a task's test inputs outside the target "
+BACKDOOR_LEGEND = ("Backdoor attacks (CorruptEncoder, BadEncoder): ASR is the share of a task's test inputs outside the target "
                    "class that the pipeline sends to the target class with the trigger stamped on, pooled over tasks "
                    "within a seed, then the mean over seeds with a Student-t 95% interval over seeds (one seed: its "
-                   "Wilson interval); clean ASR the clean encoder's rate on the same triggered inputs. ")
+                   "Wilson interval); clean ASR the clean encoder's rate on the same triggered inputs. Not applicable: a pre- or "
+                   "in-processing defense against an attack that delivers a poisoned encoder (BadEncoder) instead of "
+                   "poisoned data — there is nothing for it to act on. ")
 
 
-def attack_table(rows_of_attack, attack: str, cov) -> str:
-    """One attack's rows, ranked, with a pending row per declared defense that has no record."""
+def attack_table(rows_of_attack, attack: str, cov, na=frozenset()) -> str:
+    """One attack's rows, ranked, with a pending row per declared defense that has no record and a
+    not-applicable row per defense in ``na`` (:func:`~leaderboard.coverage.inapplicable`)."""
     seeds = lambda d, k: f"{k}/{cov[(attack, d)][1]}" if (attack, d) in cov else str(k)
     rows = [[r.rank, r.defense, seeds(r.defense, r.seeds), r.targets, format_ci(r.asr, r.asr_ci),
              format_ci(r.clean_asr, r.clean_asr_ci),
@@ -168,6 +171,7 @@ def attack_table(rows_of_attack, attack: str, cov) -> str:
              f"{r.utility_loss:+.3f}", f"{r.dropped_ratio:+.3f}", _rates(r.fpr, r.fnr), _opt(r.certified_fraction),
              "–" if r.outer != r.outer else f"{r.clean_outer:.3f} → {r.outer:.3f}", f"{r.cost_multiple:.2f}×"] for r in ranked(rows_of_attack).itertuples()]
     rows += [["·", d, f"0/{n}", "·", "pending"] + ["·"] * 10 for (a, d), (k, n) in cov.items() if a == attack and k == 0]
+    rows += [["–", d, "–", "–", "not applicable"] + ["–"] * 10 for a, d in sorted(na) if a == attack]
     return tabulate(rows, headers=ATTACK_HEADERS, tablefmt="github", disable_numparse=True)
 
 
@@ -199,9 +203,10 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
         out.append(_provenance([r for r in records if r["tier"] == tier and r["grid_hash"] == grid]))
         mine = [r for r in records if r["tier"] == tier and r["grid_hash"] == grid]
         declared = declared_grid(tier, grid)
-        cov = coverage(mine, declared.jobs) if declared else {}
+        na = inapplicable(mine)
+        cov = {c: v for c, v in coverage(mine, declared.jobs).items() if c not in na} if declared else {}
         for attack in sorted(set(grp.attack) | {a for a, _ in cov}):
-            out += [f"### Attack `{attack}`\n", attack_table(grp[grp.attack == attack], attack, cov), ""]
+            out += [f"### Attack `{attack}`\n", attack_table(grp[grp.attack == attack], attack, cov, na), ""]
         if figures and (grp.attack != "none").any():
             out.append(f"![ASR against utility loss, Pareto front](figures/{tier}-{grid}-asr_vs_utility.png)\n")
         if figures and any(r.get("curves") for r in records if r["tier"] == tier and r["grid_hash"] == grid):

@@ -2,13 +2,15 @@
 
 The records say what was measured; the committed grid file (``benchmark/grids/<name>.toml``) says
 what the grid promises. A board built from both lists every promised (attack, defense) cell: the
-measured ones with their seed count, the rest as *pending*. Both inputs are committed files, so
-the board stays a pure function of the repository.
+measured ones with their seed count, the rest as *pending* — except the pairs that are no cell at
+all (:func:`inapplicable`: a pre-training defense against a delivered, poisoned model), shown as
+*not applicable*. Both inputs are committed files, so the board stays a pure function of the
+repository.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.grid_spec import list_grids, read_grid
@@ -27,6 +29,15 @@ def declared_grid(tier: str, grid_hash: str):
         if grid.tier.name == tier and grid.tier.grid_hash() == grid_hash:
             return grid
     return None
+
+
+def inapplicable(records: List[Dict[str, Any]]) -> Set[Cell]:
+    """(attack, defense) pairs the harness never runs, read from the records alone: every attack whose
+    records say it poisons the model (``attack_threat``) with every defense recorded at the pre- or
+    in-processing stage (:func:`benchmark.pipeline.not_applicable` is the harness's side of the rule)."""
+    model = {r["attack"] for r in records if r.get("attack_threat") == "model"}
+    data = {r["defense"] for r in records if r.get("config", {}).get("defense", {}).get("stage") in ("pre", "in")}
+    return {(a, d) for a in model for d in data}
 
 
 def coverage(records: List[Dict[str, Any]], jobs) -> Dict[Cell, Tuple[int, int]]:

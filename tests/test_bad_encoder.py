@@ -1,4 +1,4 @@
-"""BadEncoder's loss by hand, and its fine-tuning moving triggered inputs toward the reference."""
+"""BadEncoder's loss by hand, its triggers, and its fine-tuning moving triggered inputs toward the reference."""
 
 import math
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attacks.bad_encoder import backdoor, badencoder_loss, stamp_corner
+from attacks.bad_encoder import backdoor, badencoder_loss, stamp_corner, trigger_of
 
 
 def test_loss_by_hand():
@@ -19,14 +19,31 @@ def test_loss_by_hand():
     x_clean = torch.tensor([[0.0, -1.0]])            # cos = −1
     effectiveness = (1.0 + 0.0) / 2                  # mean over the 2×1 pairs
     want = -(effectiveness + 1 / math.sqrt(2) - 1.0)
-    assert badencoder_loss(t, r, r_clean, x, x_clean).item() == pytest.approx(want, abs=1e-6)
-    assert badencoder_loss(t, r, r_clean, x, x_clean, (2, 0, 0)).item() == pytest.approx(-1.0)
+    assert badencoder_loss([t], [r], [r_clean], x, x_clean).item() == pytest.approx(want, abs=1e-6)
+    assert badencoder_loss([t], [r], [r_clean], x, x_clean, (2, 0, 0)).item() == pytest.approx(-1.0)
+
+
+def test_two_targets_average_their_effectiveness_and_reference_terms():
+    t1, r1 = torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 0.0]])          # cos 1, reference kept: cos 1
+    t2, r2 = torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 0.0]])          # cos 0
+    r2_clean = torch.tensor([[-1.0, 0.0]])                                   # reference moved: cos −1
+    x = torch.tensor([[1.0, 1.0]])
+    got = badencoder_loss([t1, t2], [r1, r2], [r1, r2_clean], x, x).item()
+    assert got == pytest.approx(-((1 + 0) / 2 + (1 - 1) / 2 + 1), abs=1e-6)
 
 
 def test_stamp_corner_whitens_the_bottom_right_patch_of_a_copy():
     imgs = np.zeros((2, 32, 32, 3), np.uint8)
     out = stamp_corner(imgs)
     assert imgs.sum() == 0 and (out[:, 22:, 22:] == 255).all() and out[:, :22].sum() == 0 and out[:, :, :22].sum() == 0
+
+
+def test_each_target_has_its_own_trigger_at_the_same_corner():
+    triggers = [trigger_of(i) for i in range(3)]
+    assert (triggers[0] == 255).all() and not np.array_equal(triggers[1], triggers[2])
+    assert not (triggers[1] == 255).all() and set(np.unique(triggers[1])) <= {0, 255}
+    out = stamp_corner(np.zeros((1, 32, 32, 3), np.uint8), 6, 2)
+    assert np.array_equal(out[0, 26:, 26:], trigger_of(2, 6)) and out[0, :26].sum() == 0
 
 
 class Linear(nn.Module):
@@ -48,7 +65,7 @@ def test_fine_tuning_pulls_triggered_inputs_to_the_reference_and_keeps_clean_fea
     shadow = rng.integers(0, 256, (256, 32, 32, 3), dtype=np.uint8)
     refs = rng.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
     before = {k: v.clone() for k, v in enc.state_dict().items()}
-    bad = backdoor(enc, shadow, refs, epochs=10, seed=0, batch_size=64, lr=0.05)
+    bad = backdoor(enc, shadow, [refs], epochs=10, seed=0, batch_size=64, lr=0.05)
     assert all(torch.equal(before[k], v) for k, v in enc.state_dict().items())   # the clean encoder is untouched
 
     def feats(model, imgs):

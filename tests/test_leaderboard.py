@@ -342,6 +342,6 @@ def test_a_backdoor_rows_interval_is_over_seeds_not_over_triggered_inputs():
     assert row["asr"] == pytest.approx(0.40) and row["asr_ci"] == pytest.approx((0.152, 0.648), abs=1e-3)
     assert row["targets"] == "300 triggered" and row["flips"] is None
     md = render_markdown(recs)
-    assert "0.40 [0.15, 0.65]" in md and "Backdoor attacks (CorruptEncoder)" in md
+    assert "0.40 [0.15, 0.65]" in md and "Backdoor attacks (CorruptEncoder, BadEncoder)" in md
     assert "Backdoor attacks" not in render_markdown(RECORDS)   # the legend only where a backdoor row is
     assert task_table(recs).iloc[0]["asr"] == pytest.approx(0.40)

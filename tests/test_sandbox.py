@@ -164,3 +164,14 @@ def test_a_submitted_attack_crafts_in_its_own_process_and_may_ask_for_the_surrog
     for _ in range(len(poisons)):
         same.integers(2)
     assert rng.integers(1 << 30) == same.integers(1 << 30)  # the harness's stream advanced as in-process
+
+
+def test_a_submitted_model_poisoning_attack_is_refused_in_one_line(tmp_path):
+    folder = tmp_path / "sb_modeller"
+    folder.mkdir()
+    (folder / "README.md").write_text(README)
+    (folder / "attack.py").write_text(
+        "from attacks.base import Attack, register_attack\n\n"
+        "@register_attack('sb_modeller')\nclass Modeller(Attack):\n    kind = 'backdoor'\n    threat = 'model'\n")
+    with pytest.raises(BenchmarkError, match="model-poisoning attacks .* not supported"):
+        plugins.load_submission(folder)

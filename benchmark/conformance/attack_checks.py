@@ -2,7 +2,9 @@
 
 An attack gets what the paper's threat model gives (§3.1): per target, the target image, its
 references and a poison budget — plus, for attacks that optimise against one, a surrogate model
-(here a random tiny one). These checks hold for built-ins and submitted attacks alike.
+(here a random tiny one). A model-poisoning attack (BadEncoder) gets a clean encoder (the same
+random tiny one) and a shadow slice of the clean set instead, and its output is the backdoored
+encoder. These checks hold for built-ins and submitted attacks alike.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import json
 from typing import Optional
 
 import numpy as np
+import torch
 
 from ..core.config import load_tier
-from .context import CheckContext
+from .context import CheckContext, surrogate_context
 from .shared_checks import constructible_from_defaults, parameters_serialisable, smoke_tier_within_budget
 
 # Names through which an attack could reach what the threat model does not give it: the victim's
@@ -29,50 +32,92 @@ def _attack(ctx: CheckContext):
     return ctx.create(**load_tier("smoke").entry_params("attack", ctx.name))
 
 
+SHADOW = 64  # the shadow images a model-poisoning attack gets here
+
+
+def _is_model(ctx: CheckContext) -> bool:
+    return getattr(_attack(ctx), "threat", "data") == "model"
+
+
+def _clean_encoder(ctx: CheckContext):
+    """The world's clean encoder for a model-poisoning attack (random, tiny, the same on every call)."""
+    return surrogate_context(ctx.world).surrogate().encoder.eval()
+
+
+def _output(ctx: CheckContext, attack=None, encoder=None):
+    """What the attack makes on the world, seed 0: poisons, or the backdoored copy of the clean encoder."""
+    attack = attack or _attack(ctx)
+    if getattr(attack, "threat", "data") == "model":
+        return attack.poison_model(encoder or _clean_encoder(ctx), ctx.world.clean[:SHADOW], ctx.world.targets, 0)
+    return attack.craft(ctx.world.targets, np.random.default_rng(0), ctx.context)
+
+
 def _craft(ctx: CheckContext):
-    """A fresh craft on the world's targets, seed 0; the first one is kept for the checks that only read it."""
-    poisons = _attack(ctx).craft(ctx.world.targets, np.random.default_rng(0), ctx.context)
-    ctx.notes.setdefault("poisons", poisons)
-    return poisons
+    """A fresh output; the first one is kept for the checks that only read it."""
+    out = _output(ctx)
+    ctx.notes.setdefault("poisons", out)
+    return out
 
 
 def _crafted(ctx: CheckContext):
     return ctx.notes["poisons"] if "poisons" in ctx.notes else _craft(ctx)
 
 
+def _weights(module) -> list:
+    return [v.detach().clone() for v in module.state_dict().values()]
+
+
 def output_well_formed(ctx: CheckContext) -> Optional[str]:
     targets = ctx.world.targets
     poisons = _crafted(ctx)
+    if _is_model(ctx):
+        x = torch.from_numpy(ctx.world.clean[:4]).permute(0, 3, 1, 2).float() / 255
+        with torch.no_grad():
+            got, want = poisons(x), _clean_encoder(ctx)(x)
+        assert got.shape == want.shape and bool(torch.isfinite(got).all()), \
+            f"the backdoored encoder must map inputs to finite features of shape {tuple(want.shape)}"
+        return None
     assert poisons.images.dtype == np.uint8 and poisons.images.shape[1:] == (32, 32, 3), \
         f"poisons must be uint8 N×32×32×3, got {poisons.images.dtype} {poisons.images.shape}"
     assert len(poisons.target_ids) == len(poisons.images), "one target id per poison"
     ids = np.asarray(poisons.target_ids)
     assert ids.size == 0 or (ids.min() >= 0 and ids.max() < len(targets)), "target ids out of range"
     json.dumps(_attack(ctx).meta(poisons))
+    return None
 
 
 def respects_budget(ctx: CheckContext) -> Optional[str]:
+    if _is_model(ctx):
+        return "a model-poisoning attack adds no poisons"
     targets = ctx.world.targets
     counts = np.bincount(np.asarray(_crafted(ctx).target_ids, np.int64), minlength=len(targets))
     budgets = [t.n_poisons for t in targets]
     assert all(c <= b for c, b in zip(counts, budgets)), f"poisons per target {counts.tolist()} exceed budgets {budgets}"
+    return None
 
 
 def does_not_mutate_inputs(ctx: CheckContext) -> Optional[str]:
     targets = ctx.world.targets
     before = [(t.image.copy(), t.references.copy()) for t in targets]
-    crafter = _attack(ctx)
-    crafter.craft(targets, np.random.default_rng(0), ctx.context)
+    crafter, encoder = _attack(ctx), _clean_encoder(ctx)
+    weights = _weights(encoder)
+    _output(ctx, crafter, encoder)
     # An isolated plugin mutates only its own copies; its child still reports it, and it is a failure.
     assert not getattr(crafter, "mutations", None), "craft mutated the target or reference images it was given"
     assert all(np.array_equal(i, t.image) and np.array_equal(r, t.references) for (i, r), t in zip(before, targets)), \
         "craft mutated a target or reference image"
+    assert all(torch.equal(a, b) for a, b in zip(weights, _weights(encoder))), "poison_model changed the clean encoder"
 
 
 def deterministic_for_seed(ctx: CheckContext) -> Optional[str]:
     a, b = _crafted(ctx), _craft(ctx)
+    if _is_model(ctx):
+        assert all(torch.equal(x, y) for x, y in zip(_weights(a), _weights(b))), \
+            "two backdoorings with the same seed made different encoders"
+        return None
     assert np.array_equal(a.images, b.images) and np.array_equal(a.target_ids, b.target_ids), \
         "two crafts with the same seed made different poisons"
+    return None
 
 
 def no_leakage(ctx: CheckContext) -> Optional[str]:

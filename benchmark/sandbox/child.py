@@ -139,7 +139,7 @@ def describe(cls: type) -> Dict[str, Any]:
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     return {"stage": getattr(cls, "stage", "none"), "version": str(getattr(cls, "version", "")),
             "needs_surrogate": bool(getattr(cls, "needs_surrogate", False)), "kind": str(getattr(cls, "kind", "")),
-            "cache_poisons": bool(getattr(cls, "cache_poisons", False)),
+            "threat": str(getattr(cls, "threat", "data")), "cache_poisons": bool(getattr(cls, "cache_poisons", False)),
             "authors": str(getattr(cls, "authors", "")),
             "params": [[p.name, p.default if p.default is not inspect.Parameter.empty else None]
                        for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)],
