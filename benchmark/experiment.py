@@ -13,96 +13,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from leaderboard.aggregate import paired_by_target, pooled_targets, target_cosines
+from leaderboard.aggregate import outcome_of, paired_by_target, pooled_targets, target_cosines
 from .encoder_cache import EncoderCache
 from .core.errors import BenchmarkError, report
 from .core.metrics import detection_rates, format_ci
-from .core.paper_numbers import TABLE1_ASR
 from .core.settings import TierConfig
+from .named_experiments import EXPERIMENTS, SHIFT_NOTE, Cell, Experiment
 from .pipeline import PlannedPoisons, changed_config, create_entries, load_config, load_data, run_pipeline
 from .runner import Options, run_cell
 from .core.store import atomic_write_bytes, default_cache_dir
 from .trainer import PlanningTrainer
 
-LAYOUT_SETS = {"1": ["target_top"], "2": ["reference_top"], "3": ["target_left"], "4": ["reference_left"],
-               "1+2": ["target_top", "reference_top"], "1+2+3": ["target_top", "reference_top", "target_left"],
-               "1+2+3+4": ["target_top", "reference_top", "target_left", "reference_left"]}
-
-
-@dataclass
-class Cell:
-    label: str
-    attack: str
-    changes: Dict[str, Any] = field(default_factory=dict)  # dotted path → value, applied to the tier
-    paper: str = ""
-    defense: str = "none"
-
-
-@dataclass
-class Experiment:
-    title: str
-    metric: str            # "asr", "outer", "defended" (ASR, outer objective, PA) or "detection" (FPR/FNR only)
-    cells: List[Cell]
-    note: str = ""
-    paired_with: str = ""  # label of the cell every other cell's target cosines are compared with, target by target
-    by_task: bool = False  # add a table with every cell split by downstream task (Table 1 is per task)
-
-
-SHIFT_NOTE = ("Shift: per target, cos(target, references) with the cell's encoder minus with the clean encoder of "
-              "the same seed, averaged over targets, with a Student-t 95% CI over targets.")
-EXPERIMENTS: Dict[str, Experiment] = {
-    "table1": Experiment("Table 1 — ASR of the three attacks (CIFAR-10 pre-training)", "asr",
-                         [Cell(a, a, {}, TABLE1_ASR[a]) for a in ("poisoned_encoder", "icp", "witches_brew")],
-                         "Paper: STL10 / Facemask / EuroSAT downstream; ours: the tier's downstream tasks.",
-                         paired_with="poisoned_encoder", by_task=True),
-    "table2": Experiment("Table 2 — outer objective (Eq. 3), CIFAR-10 → STL10 in the paper", "outer",
-                         [Cell("no attack", "none", {}, "0.183"), Cell("witches_brew", "witches_brew", {}, "0.257"),
-                          Cell("icp", "icp", {}, "0.463"), Cell("poisoned_encoder", "poisoned_encoder", {}, "0.689")],
-                         paired_with="poisoned_encoder"),
-    "table4": Experiment("Table 4 — PoisonedEncoder's combination layouts (CIFAR-10)", "asr",
-                         [Cell(k, "poisoned_encoder", {"attack.poisoned_encoder.layouts": v}, p)
-                          for (k, v), p in zip(LAYOUT_SETS.items(), ["0.4", "0.5", "0.5", "0.6", "0.5", "0.6", "0.8"])],
-                         "Layouts 1–4 are our names for Fig. 4's four combinations, in the order the paper lists them.",
-                         paired_with="1+2+3+4"),
-    "fig5": Experiment("Fig. 5 — number of references and poisoning rate", "asr",
-                       [Cell(f"{n} references", "poisoned_encoder", {"threat.n_references": n},
-                             "ASR grows with the number of references" if n == 50 else "")
-                        for n in (1, 10, 50)]
-                       + [Cell(f"rate {r:g}", "poisoned_encoder", {"threat.poison_rate": r},
-                               "ASR grows with the poisoning rate" if r == 0.01 else "") for r in (0.002, 0.005, 0.01)]),
-    "fig8": Experiment("Fig. 8 — crop_scale of the target/reference crops", "asr",
-                       [Cell(f"crop_scale {c:g}", "poisoned_encoder", {"attack.poisoned_encoder.crop_scale": c},
-                             "ASR stays high down to ~0.6" if c == 1.0 else "") for c in (1.0, 0.8, 0.6)],
-                       paired_with="crop_scale 1"),  # same targets and references: comparable target by target
-    "fig9": Experiment("Fig. 9 — K-means detection (K = 100) against PoisonedEncoder's crop_scale", "detection",
-                       [Cell(f"crop_scale {c:g}, {'one target' if one else 'all targets'} per run",
-                             "poisoned_encoder", {"attack.poisoned_encoder.crop_scale": c,
-                                                  **({"threat.only_target": 0} if one else {})}, p, "kmeans")
-                        for one in (False, True)
-                        for c, p in ((1.0, "FNR low: detected"), (0.8, "FNR close to 1"), (0.6, "FNR close to 1"))],
-                       "Detection only: the defense's keep-mask on the poisoned set, with the same random streams "
-                       "as a full `--defense kmeans` run (whose record carries the same FPR/FNR plus the ASR after "
-                       "retraining). Poison = positive. The paper poisons one target per pre-training run, and "
-                       "its 4 flagged clusters match PoisonedEncoder's 4 layouts; our tiers share one run among "
-                       "all their targets (6 at the cpu tier: up to 24 tight groups of poisons), so the "
-                       "one-target rows follow the paper's protocol."),
-    "fig11": Experiment("Fig. 11 — fine-tuning the poisoned encoder on a clean fraction of the pre-training set",
-                        "defended",
-                        # Above the tiers' 0.5 cap the cell says so: the provider verified that much by hand.
-                        [Cell(f"clean fraction {f:g}", "poisoned_encoder",
-                              {"defense.finetune.clean_fraction": f, **({"threat.max_clean_fraction": f} if f > 0.5 else {})},
-                              "ASR falls as the clean fraction grows" if f == 1.0 else "", "finetune")
-                         for f in (0.05, 0.1, 0.25, 0.5, 1.0)],
-                        "Fine-tuning runs the tier's `[defense.finetune]` epochs and lr (paper: 300 epochs, lr 1e-4) "
-                        "from the undefended poisoned encoder. The outer objective (mean target–reference cosine, "
-                        "Eq. 3) is the attack's own goal and moves before the prediction does."),
-}
+def backdoor_metrics(recs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """A backdoor cell: ASR over triggered inputs (interval over seeds), overall and per task, CA, PA."""
+    tasks = sorted({k for r in recs for k in r.get("backdoor", {})})
+    return dict(outcome_of(recs), by_task={k: outcome_of(recs, k) for k in tasks},
+                ca=sum(r["mean_clean_accuracy"] for r in recs) / len(recs),
+                pa=sum(r["mean_poisoned_accuracy"] for r in recs) / len(recs),
+                task_acc={k: (float(np.mean([r["tasks"][k]["clean_accuracy"] for r in recs])),
+                              float(np.mean([r["tasks"][k]["poisoned_accuracy"] for r in recs]))) for k in tasks})
 
 
 def measure(name: str, cfg: TierConfig, options, seeds: List[int], log=print) -> List[Tuple[Cell, Dict[str, Any]]]:
@@ -119,6 +53,9 @@ def measure(name: str, cfg: TierConfig, options, seeds: List[int], log=print) ->
     rows = []
     for i, cell in enumerate(exp.cells):
         recs = [json.loads(paths[i, s].read_text()) for s in seeds]
+        if exp.metric == "backdoor":
+            rows.append((cell, backdoor_metrics(recs)))
+            continue
         m = pooled_targets([t for r in recs for t in r["targets"]])
         # Cells of one seed share its targets, so cells can be compared target by target.
         m["cosines"] = target_cosines(recs)
@@ -197,8 +134,29 @@ def task_split(rows) -> str:
                              for c, m in rows) + "\n"
 
 
+def render_backdoor(exp: Experiment, tier: str, rows) -> str:
+    """A backdoor experiment: per cell ASR and the clean encoder's on the same triggered inputs, CA/PA;
+    then per task."""
+    head = ("| cell | ASR [95% CI over seeds] | clean encoder, same inputs | CA | PA | paper |\n"
+            "|---|---|---|---|---|---|\n")
+    lines = [f"| {c.label} | {_asr(m)} ({m['targets']}) | {_asr(m, 'clean_asr')} | {m['ca']:.3f} | {m['pa']:.3f} "
+             f"| {c.paper or '–'} |" for c, m in rows]
+    tasks = sorted({k for _, m in rows for k in m["by_task"]})
+    split = ("\nPer downstream task (ASR [95% CI]; clean encoder's ASR; CA → PA):\n\n"
+             f"| cell | {' | '.join(tasks)} |\n|---|{'---|' * len(tasks)}\n"
+             + "\n".join(f"| {c.label} | " + " | ".join(
+                 f"{_asr(m['by_task'][k])}; clean {m['by_task'][k]['clean_asr']:.3f}; "
+                 f"{m['task_acc'][k][0]:.3f} → {m['task_acc'][k][1]:.3f}" if k in m["by_task"] else "–"
+                 for k in tasks) + " |" for c, m in rows) + "\n") if exp.by_task else ""
+    interval = rows[0][1].get("interval", "") if rows else ""
+    return (f"# {exp.title} — tier `{tier}`\n\n{head}" + "\n".join(lines) + "\n" + split
+            + f"\nInterval: {interval}. {exp.note}\n")
+
+
 def render(name: str, tier: str, rows) -> str:
     exp = EXPERIMENTS[name]
+    if exp.metric == "backdoor":
+        return render_backdoor(exp, tier, rows)
     if exp.metric == "detection":
         head = "| cell | FPR, mean (range over seeds) | FNR, mean (range over seeds) | paper |\n|---|---|---|---|\n"
         lines = [f"| {c.label} | {_mean_range(m['fpr'])} | {_mean_range(m['fnr'])} | {c.paper or '–'} |" for c, m in rows]

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from benchmark.core.errors import BenchmarkError
-from benchmark.experiment import EXPERIMENTS, LAYOUT_SETS, render
+from benchmark.experiment import render
+from benchmark.named_experiments import EXPERIMENTS, LAYOUT_SETS
 from benchmark.pipeline import changed_config
 from benchmark.core.config import load_tier, with_changes
 
@@ -113,3 +114,12 @@ def test_cell_records_defer_a_cell_another_process_holds(monkeypatch):
     paths = cell_records(cells, [{"label": c.label} for c in cells], [0, 1], options=None, data=None)
     assert [k for k, _ in calls[1:4]] == [("1", 1), ("2", 0), ("2", 1)] and calls[-1] == (("1", 0), True)
     assert paths == {(i, s): Path(f"{c.label}-{s}.json") for i, c in enumerate(cells) for s in (0, 1)}
+
+
+def test_a_backdoor_experiment_quotes_asr_over_triggered_inputs_and_ba_per_task():
+    out = {"asr": 0.9, "asr_ci": (0.8, 1.0), "targets": "300 triggered", "clean_asr": 0.05, "clean_asr_ci": (0.0, 0.1),
+           "interval": "t over seeds"}
+    m = dict(out, ca=0.6, pa=0.59, by_task={"a": out}, task_acc={"a": (0.6, 0.59)})
+    text = render("badencoder", "cpu_continued", [(EXPERIMENTS["badencoder"].cells[0], m)])
+    assert "| undefended | 0.90 [0.80, 1.00] (300 triggered) | 0.05 [0.00, 0.10] | 0.600 | 0.590 |" in text
+    assert "| undefended | 0.90 [0.80, 1.00]; clean 0.050; 0.600 → 0.590 |" in text and "Interval: t over seeds" in text
