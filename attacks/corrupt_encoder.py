@@ -55,6 +55,14 @@ def trigger_patch(seed: int, target_id: int, side: int) -> np.ndarray:
     return (np.random.default_rng([seed, target_id]).integers(0, 2, (side, side, 3)) * 255).astype(np.uint8)
 
 
+def stamp_centre(images: np.ndarray, patch: np.ndarray) -> np.ndarray:
+    """A copy of uint8 N×32×32×3 ``images`` with ``patch`` pasted at their centre."""
+    out = np.array(images, copy=True)
+    side, at = len(patch), (SIZE - len(patch)) // 2
+    out[:, at:at + side, at:at + side] = patch
+    return out
+
+
 def layout(rng: np.random.Generator, side: int, size: int = SIZE):
     """(object left column, object top row, trigger left column, trigger top row) for one poison:
     the object (size/2 wide) flush with a random edge (within 5%), the trigger in the other half."""
@@ -86,10 +94,7 @@ class CorruptEncoder(Attack):
 
     def stamp(self, images: np.ndarray, target_id: int) -> np.ndarray:
         """Test inputs with target ``target_id``'s trigger pasted at their centre (a copy)."""
-        out = np.array(images, copy=True)
-        side, at = self.trigger_size, (SIZE - self.trigger_size) // 2
-        out[:, at:at + side, at:at + side] = trigger_patch(self.trigger_seed, target_id, side)
-        return out
+        return stamp_centre(images, trigger_patch(self.trigger_seed, target_id, self.trigger_size))
 
     def _poison(self, reference: np.ndarray, trigger: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         img = background(rng)

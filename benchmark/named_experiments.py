@@ -94,4 +94,15 @@ EXPERIMENTS: Dict[str, Experiment] = {
                              "(Jia et al. S&P 2022); PA here is the backdoored accuracy (BA) — the delivered encoder "
                              "on clean inputs. Fine-tuning runs the tier's `[defense.finetune]` epochs and lr from "
                              "the delivered encoder.", by_task=True),
+    "backdoors": Experiment("CorruptEncoder vs CorruptEncoder+ vs PoisonedEncoder as a backdoor, and localized cropping",
+                            "backdoor",
+                            [Cell("corrupt_encoder", "corrupt_encoder", {}, "ASR 0.929 (ImageNet-100, MoCo v2, 0.5%)"),
+                             Cell("corrupt_encoder_plus", "corrupt_encoder_plus", {}, "ASR 0.995"),
+                             Cell("poisoned_encoder_backdoor", "poisoned_encoder_backdoor", {}, "ASR 0.355"),
+                             Cell("corrupt_encoder, localized_cropping", "corrupt_encoder", {}, "ASR falls, CA kept",
+                                  "localized_cropping"),
+                             Cell("corrupt_encoder, no_crop", "corrupt_encoder", {}, "ASR falls, CA drops", "no_crop")],
+                            "Same trigger, references and budget for the three attacks (the tier's per-target rate; "
+                            "one target class per task). Paper figures: the authors' README, ImageNet-100 at "
+                            "224×224; ours: 32×32 (the choices are in `attacks/corrupt_encoder.py`).", by_task=True),
 }

@@ -7,6 +7,7 @@ import pytest
 
 import attacks
 from attacks.base import AttackTarget
+from attacks.poisoned_encoder import combine
 from attacks.corrupt_encoder import SIZE, half, layout, trigger_patch
 from benchmark.core.metrics import mean_t_interval
 from benchmark.core.records import backdoor_over_seeds, summarize_backdoor
@@ -85,3 +86,19 @@ def test_backdoor_numbers_by_hand():
     assert out["asr"] == pytest.approx(0.4) and out["asr_ci"] == pytest.approx((max(0.0, 0.4 - half_width), 0.4 + half_width))
     assert out["interval"] == "t over seeds" and backdoor_over_seeds(seeds[:1])["interval"] == "Wilson, one seed"
     assert mean_t_interval([0.0, 0.0, 0.1])[1][0] == 0.0   # a rate's interval stays in [0, 1]
+
+
+def test_poisoned_encoder_as_a_backdoor_joins_a_triggered_background_with_a_reference():
+    a = attacks.create_attack("poisoned_encoder_backdoor", layouts=["target_left"])
+    targets = _targets(5)
+    poisons = a.craft(targets, np.random.default_rng(0))
+    assert poisons.images.shape == (10, 32, 32, 3) and poisons.target_ids.tolist() == [0] * 5 + [1] * 5
+    imgs = np.zeros((2, 32, 32, 3), np.uint8)
+    assert np.array_equal(a.stamp(imgs, 1), attacks.create_attack("corrupt_encoder").stamp(imgs, 1))  # the same trigger
+    # target_left: the right half is one of the target's first 3 references, squeezed to half width
+    # (bicubic, so compared up to a small mean difference); a fresh background on the left each time
+    squeezed = {tid: [combine(np.zeros_like(r), r, "target_left")[:, 16:].astype(int) for r in t.references[:3]]
+                for tid, t in enumerate(targets)}
+    assert all(any(np.abs(img[:, 16:].astype(int) - r).mean() < 3 for r in squeezed[tid])
+               for img, tid in zip(poisons.images, poisons.target_ids))
+    assert not np.array_equal(poisons.images[0, :, :16], poisons.images[1, :, :16])
