@@ -136,11 +136,18 @@ def test_the_clean_subset_a_defense_may_ask_for_is_capped(tmp_path):
         run_defense(Greedy(), images, images, cfg, ProbeConfig(), PlanningTrainer(EncoderCache(tmp_path), 0, cfg), 0)
 
 
-def test_a_submitted_attack_crafts_in_its_own_process_and_may_ask_for_the_surrogate(tmp_path):
-    folder = tmp_path / "sb_copier"
+def _attack_folder(tmp_path, name: str, source: str):
+    """A submission folder holding ``attack.py`` with ``source`` (not loaded yet)."""
+    folder = tmp_path / name
     folder.mkdir()
     (folder / "README.md").write_text(README)
-    (folder / "attack.py").write_text(
+    (folder / "attack.py").write_text(source)
+    return folder
+
+
+def test_a_submitted_attack_crafts_in_its_own_process_and_may_ask_for_the_surrogate(tmp_path):
+    folder = _attack_folder(
+        tmp_path, "sb_copier",
         "import numpy as np\nfrom attacks.base import Attack, PoisonSet, register_attack\n\n"
         "@register_attack('sb_copier')\nclass Copier(Attack):\n    needs_surrogate = True\n"
         "    def __init__(self, shift: int = 1):\n        self.shift = int(shift)\n"
@@ -167,10 +174,8 @@ def test_a_submitted_attack_crafts_in_its_own_process_and_may_ask_for_the_surrog
 
 
 def test_a_submitted_model_poisoning_attack_is_refused_in_one_line(tmp_path):
-    folder = tmp_path / "sb_modeller"
-    folder.mkdir()
-    (folder / "README.md").write_text(README)
-    (folder / "attack.py").write_text(
+    folder = _attack_folder(
+        tmp_path, "sb_modeller",
         "from attacks.base import Attack, register_attack\n\n"
         "@register_attack('sb_modeller')\nclass Modeller(Attack):\n    kind = 'backdoor'\n    threat = 'model'\n")
     with pytest.raises(BenchmarkError, match="model-poisoning attacks .* not supported"):
