@@ -198,7 +198,7 @@ def not_applicable(attack, defense) -> Optional[str]:
     """Why the (attack, defense) pair is no cell of a grid, or None: a defense that sanitises or
     re-runs pre-training has nothing to act on when the attacker delivers a model (BadEncoder).
     Entries or their classes (``threat`` and ``stage`` are class attributes)."""
-    if getattr(attack, "threat", "data") == "model" and defense.stage in ("pre", "in"):
+    if attack.threat == "model" and defense.stage in ("pre", "in"):
         return (f"defense {defense.name!r} acts on the pre-training data ({defense.stage}-processing); "
                 f"attack {attack.name!r} delivers a poisoned encoder, not data")
     return None
@@ -206,7 +206,7 @@ def not_applicable(attack, defense) -> Optional[str]:
 
 def _poison(attack, targets, seed: int, data: Data, clean: TrainedEncoder, poisons_for: PoisonSource, timed):
     """(poisons, the victim's pre-training set, the encoder delivered by a model-poisoning attack or None)."""
-    if getattr(attack, "threat", "data") == "model":
+    if attack.threat == "model":
         shadow = shadow_set(data.pretrain.images, attack.shadow_size, seed)
         delivered = timed("attack", poisons_for.model, attack, targets, seed, clean, shadow)
         return PoisonSet(np.zeros((0, 32, 32, 3), np.uint8), np.zeros(0, np.int64)), data.pretrain.images, delivered

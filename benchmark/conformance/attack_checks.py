@@ -36,7 +36,7 @@ SHADOW = 64  # the shadow images a model-poisoning attack gets here
 
 
 def _is_model(ctx: CheckContext) -> bool:
-    return getattr(_attack(ctx), "threat", "data") == "model"
+    return _attack(ctx).threat == "model"
 
 
 def _clean_encoder(ctx: CheckContext):
@@ -47,7 +47,7 @@ def _clean_encoder(ctx: CheckContext):
 def _output(ctx: CheckContext, attack=None, encoder=None):
     """What the attack makes on the world, seed 0: poisons, or the backdoored copy of the clean encoder."""
     attack = attack or _attack(ctx)
-    if getattr(attack, "threat", "data") == "model":
+    if attack.threat == "model":
         return attack.poison_model(encoder or _clean_encoder(ctx), ctx.world.clean[:SHADOW], ctx.world.targets, 0)
     return attack.craft(ctx.world.targets, np.random.default_rng(0), ctx.context)
 
