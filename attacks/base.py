@@ -43,22 +43,26 @@ class AttackContext:
     surrogate_cfg: Optional[Any] = None   # its PretrainConfig (an isolated attack rebuilds the model from it)
 
 
-KINDS = ("targeted", "backdoor")
+KINDS = ("targeted", "backdoor", "indiscriminate")
 # How the attacker reaches the victim: "data" — poisons appended to the pre-training set (every
 # attack of the PoisonedEncoder family); "model" — a backdoored encoder delivered in place of the
-# clean one (BadEncoder, Jia et al. S&P 2022), where pre- and in-processing defenses do not apply.
-THREATS = ("data", "model")
+# clean one (BadEncoder, Jia et al. S&P 2022), where pre- and in-processing defenses do not apply;
+# "release" — the attacker publishes the victim's whole pre-training set, every image perturbed
+# within an L∞ budget (Contrastive Poisoning, He et al. ICLR 2023).
+THREATS = ("data", "model", "release")
 
 
 class Attack:
     """Base class: the registry sets ``name``; subclasses implement :meth:`craft` — or, for a
-    model-poisoning attack, :meth:`poison_model` — and, for a backdoor, :meth:`stamp`."""
+    model-poisoning attack, :meth:`poison_model`, for a release attack :meth:`poison_release` — and,
+    for a backdoor, :meth:`stamp`."""
 
     name = "attack"
     # What the attack's success is measured on (CorruptEncoder, Zhang et al. CVPR 2024, §5):
     # "targeted" — the chosen target inputs (ASR over targets; PoisonedEncoder, ICP, Witches' Brew);
     # "backdoor" — every test input of a downstream task outside the target class, with the
-    # attack's trigger stamped on (ASR per task, an interval over seeds).
+    # attack's trigger stamped on (ASR per task, an interval over seeds);
+    # "indiscriminate" — no target: the accuracy the victim loses on every task (PA vs CA).
     kind = "targeted"
     threat = "data"
     # Bump when the poisons craft() returns change; part of the poison cache key.
@@ -68,6 +72,8 @@ class Attack:
     # True for attacks that optimise against a clean surrogate encoder (``context.surrogate``); the
     # dry-run planner cannot craft them without doing the work.
     needs_surrogate = False
+    # A release attack's L∞ bound on the change of any pixel value (0–255); None for other threats.
+    linf_budget: Optional[int] = None
 
     def params(self) -> Dict[str, Any]:
         """JSON-serialisable parameters, recorded with every result: those of ``__init__``, read
@@ -88,6 +94,13 @@ class Attack:
         made from ``shadow`` — ``shadow_size`` clean pre-training images the harness hands the
         attacker — and the targets' references; target i's trigger is ``stamp(·, i)``."""
         raise NotImplementedError(f"{self.name} poisons data, not a model")
+
+    def poison_release(self, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+                       context: Optional[AttackContext] = None) -> PoisonSet:
+        """A release attack's published set: ``images`` (uint8 N×32×32×3, the victim's clean set,
+        with the publisher's ``labels``) each changed by at most ``linf_budget``, same order and
+        shape — the PoisonSet's images *are* the released set (its target ids are −1)."""
+        raise NotImplementedError(f"{self.name} does not publish the victim's set")
 
     def stamp(self, images: np.ndarray, target_id: int) -> np.ndarray:
         """A backdoor's test inputs: a copy of ``images`` with the trigger of target ``target_id``."""

@@ -22,6 +22,7 @@ from leaderboard.aggregate import outcome_of, paired_by_target, pooled_targets, 
 from .encoder_cache import EncoderCache
 from .core.errors import BenchmarkError, report
 from .core.metrics import detection_rates, format_ci
+from .core.records import drop_over_seeds
 from .core.settings import TierConfig
 from .named_experiments import EXPERIMENTS, SHIFT_NOTE, Cell, Experiment
 from .pipeline import PlannedPoisons, changed_config, create_entries, load_config, load_data, run_pipeline
@@ -39,6 +40,22 @@ def backdoor_metrics(recs: List[Dict[str, Any]]) -> Dict[str, Any]:
                               float(np.mean([r["tasks"][k]["poisoned_accuracy"] for r in recs]))) for k in tasks})
 
 
+def indiscriminate_metrics(recs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """An indiscriminate cell (or any cell, read for its accuracy): CA, PA, the drop CA − PA with an
+    interval over seeds (overall and per task), and the attack's and defense's own time."""
+    tasks = sorted({k for r in recs for k in r["tasks"]})
+    def drop(r, task=None):
+        t = r["tasks"][task] if task else None
+        return t["clean_accuracy"] - t["poisoned_accuracy"] if t else r["mean_clean_accuracy"] - r["mean_poisoned_accuracy"]
+    def seconds(stage):
+        return float(np.mean([r["cost"]["stages"].get(stage, {}).get("cpu_seconds", 0.0) for r in recs]))
+    return dict(drop_over_seeds([drop(r) for r in recs]),
+                by_task={k: drop_over_seeds([drop(r, k) for r in recs if k in r["tasks"]]) for k in tasks},
+                ca=float(np.mean([r["mean_clean_accuracy"] for r in recs])),
+                pa=float(np.mean([r["mean_poisoned_accuracy"] for r in recs])),
+                attack_seconds=seconds("attack"), defense_seconds=seconds("defense"))
+
+
 def measure(name: str, cfg: TierConfig, options, seeds: List[int], log=print) -> List[Tuple[Cell, Dict[str, Any]]]:
     exp = EXPERIMENTS[name]
     data = load_data(cfg, options)
@@ -53,8 +70,8 @@ def measure(name: str, cfg: TierConfig, options, seeds: List[int], log=print) ->
     rows = []
     for i, cell in enumerate(exp.cells):
         recs = [json.loads(paths[i, s].read_text()) for s in seeds]
-        if exp.metric == "backdoor":
-            rows.append((cell, backdoor_metrics(recs)))
+        if exp.metric in ("backdoor", "indiscriminate"):
+            rows.append((cell, (backdoor_metrics if exp.metric == "backdoor" else indiscriminate_metrics)(recs)))
             continue
         m = pooled_targets([t for r in recs for t in r["targets"]])
         # Cells of one seed share its targets, so cells can be compared target by target.
@@ -153,10 +170,30 @@ def render_backdoor(exp: Experiment, tier: str, rows) -> str:
             + f"\nInterval: {interval}. {exp.note}\n")
 
 
+def _drop(m) -> str:
+    lo, hi = m["accuracy_drop_ci"]
+    return f"{m['accuracy_drop']:+.3f}" + ("" if lo != lo else f" [{lo:+.3f}, {hi:+.3f}]")
+
+
+def render_indiscriminate(exp: Experiment, tier: str, rows) -> str:
+    """An indiscriminate experiment: per cell CA, PA and the drop with its interval over seeds, per
+    task, and what the attack and the defense cost in CPU time."""
+    tasks = sorted({k for _, m in rows for k in m["by_task"]})
+    head = (f"| cell | CA | PA | CA − PA [95% CI] | {' | '.join(tasks)} | attack CPU-s | defense CPU-s | paper |\n"
+            f"|---|---|---|---|{'---|' * len(tasks)}---|---|---|\n")
+    lines = [f"| {c.label} | {m['ca']:.3f} | {m['pa']:.3f} | {_drop(m)} | "
+             + " | ".join(_drop(m["by_task"][k]) if k in m["by_task"] else "–" for k in tasks)
+             + f" | {m['attack_seconds']:.0f} | {m['defense_seconds']:.0f} | {c.paper or '–'} |" for c, m in rows]
+    interval = rows[0][1]["interval"] if rows else ""
+    return f"# {exp.title} — tier `{tier}`\n\n{head}" + "\n".join(lines) + f"\n\nInterval: {interval}. {exp.note}\n"
+
+
 def render(name: str, tier: str, rows) -> str:
     exp = EXPERIMENTS[name]
     if exp.metric == "backdoor":
         return render_backdoor(exp, tier, rows)
+    if exp.metric == "indiscriminate":
+        return render_indiscriminate(exp, tier, rows)
     if exp.metric == "detection":
         head = "| cell | FPR, mean (range over seeds) | FNR, mean (range over seeds) | paper |\n|---|---|---|---|\n"
         lines = [f"| {c.label} | {_mean_range(m['fpr'])} | {_mean_range(m['fnr'])} | {c.paper or '–'} |" for c, m in rows]

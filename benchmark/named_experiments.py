@@ -30,6 +30,7 @@ class Experiment:
     title: str
     metric: str            # "asr", "outer", "defended" (ASR, outer objective, PA), "detection" (FPR/FNR only)
     #                        or "backdoor" (a backdoor's ASR on triggered inputs, interval over seeds; CA, PA)
+    #                        or "indiscriminate" (CA, PA, the drop CA − PA with an interval over seeds, costs)
     cells: List[Cell]
     note: str = ""
     paired_with: str = ""  # label of the cell every other cell's target cosines are compared with, target by target
@@ -105,4 +106,17 @@ EXPERIMENTS: Dict[str, Experiment] = {
                             "Same trigger, references and budget for the three attacks (the tier's per-target rate; "
                             "one target class per task). Paper figures: the authors' README, ImageNet-100 at "
                             "224×224; ours: 32×32 (the choices are in `attacks/corrupt_encoder.py`).", by_task=True),
+    "cp": Experiment("Contrastive Poisoning, sample-wise vs class-wise, and matrix completion against it", "indiscriminate",
+                     [Cell("CP sample-wise", "contrastive_poisoning", {}, "SimCLR CIFAR-10: ~91% → ~45%"),
+                      Cell("CP class-wise", "contrastive_poisoning", {"attack.contrastive_poisoning.mode": "class"},
+                           "SimCLR CIFAR-10: ~91% → 68.0%"),
+                      Cell("CP sample-wise, matrix_completion", "contrastive_poisoning", {}, "", "matrix_completion"),
+                      Cell("CP class-wise, matrix_completion", "contrastive_poisoning",
+                           {"attack.contrastive_poisoning.mode": "class"}, "", "matrix_completion"),
+                      Cell("no attack, matrix_completion", "none", {}, "", "matrix_completion")],
+                     "CA: the clean encoder; PA: the defended pipeline on the released set. Paper figures: the "
+                     "authors' README (He, Zha, Katabi, ICLR 2023; linear probe, SimCLR from scratch on CIFAR-10). "
+                     "The last row is matrix completion's cost on clean data: its drop is what the defense "
+                     "costs when there is no attack. Attack CPU-s: crafting the release (stored, so paid once per "
+                     "seed); defense CPU-s: sanitising and pre-training the defended encoder."),
 }

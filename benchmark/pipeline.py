@@ -14,10 +14,12 @@ The random streams are fixed here for all three: the threat from ``seed``, craft
 ``[seed, 1]``, the defense's from ``[seed, 2..4]`` (:mod:`benchmark.defended`) and a model-poisoning
 attack's shadow set from ``[seed, 5]`` (:mod:`benchmark.model_store`).
 
-Two threats: *data* poisoning appends the crafted poisons to the victim's pre-training set, and
-every defense stage applies; *model* poisoning (BadEncoder) delivers a backdoored copy of the clean
-encoder in its place — there is no poisoned data to sanitise or pre-train on, so only post-processing
-and downstream defenses apply (:func:`not_applicable`), and they act on the delivered encoder.
+Three threats: *data* poisoning appends the crafted poisons to the victim's pre-training set, and
+every defense stage applies; *release* poisoning (Contrastive Poisoning) replaces the victim's set by
+the attacker's perturbed copy of it — every stage applies too; *model* poisoning (BadEncoder)
+delivers a backdoored copy of the clean encoder in its place — there is no poisoned data to sanitise
+or pre-train on, so only post-processing and downstream defenses apply (:func:`not_applicable`), and
+they act on the delivered encoder.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from .data import ImageDataset, load_split
 from .defended import DefendedPipeline, run_defense
 from .core.errors import BenchmarkError, NotApplicable
 from .model_store import ModelStore, model_key, shadow_set
-from .poison_store import PoisonStore
+from .poison_store import PoisonStore, dataset_sha256, targets_sha256
 from .core.registry import check_entry_sections
 from .ssl.simclr import load_simclr_model
 from .core.threat import ThreatSpec, draw_threat
@@ -62,6 +64,7 @@ class CellRun:
     train_set: np.ndarray        # clean set + poisons, poisons appended (what the provider holds)
     defended: DefendedPipeline
     delivered: Optional[TrainedEncoder] = None   # model poisoning: the encoder the attacker handed over
+    released: bool = False       # release poisoning: train_set is the attacker's perturbed copy of the clean set
 
 
 # The registries whose entries' parameters a tier's [attack.NAME] / [defense.NAME] tables hold.
@@ -159,7 +162,16 @@ class StoredPoisons:
         path, key = surrogate_of(clean.cfg, clean.final_path, clean.key)
         context = AttackContext(surrogate=lambda: load_simclr_model(path, clean.cfg, self.device, seed),
                                 surrogate_cfg=clean.cfg)
-        return self.store.get(attack, targets, seed, key, lambda: attack.craft(targets, craft_rng(seed), context))
+        return self.store.get(attack, targets_sha256(targets), seed, key,
+                              lambda: attack.craft(targets, craft_rng(seed), context))
+
+    def release(self, attack, pretrain: ImageDataset, seed: int, clean: TrainedEncoder) -> PoisonSet:
+        """A release attack's perturbed copy of the victim's set (crafted once, kept in the poison store)."""
+        path, key = surrogate_of(clean.cfg, clean.final_path, clean.key)
+        context = AttackContext(surrogate=lambda: load_simclr_model(path, clean.cfg, self.device, seed),
+                                surrogate_cfg=clean.cfg)
+        return self.store.get(attack, dataset_sha256(pretrain.images, pretrain.labels), seed, key,
+                              lambda: attack.poison_release(pretrain.images, pretrain.labels, craft_rng(seed), context))
 
     def model(self, attack, targets: List[AttackTarget], seed: int, clean: TrainedEncoder, shadow: np.ndarray):
         """A model-poisoning attack's backdoored encoder (made once, kept in the model store)."""
@@ -179,12 +191,21 @@ class PlannedPoisons:
             return attack.craft(targets, craft_rng(seed))
         if self.store is None:
             raise BenchmarkError(f"{attack.name} optimises against a surrogate: it cannot be planned without crafting")
-        poisons = self.store.lookup(attack, targets, seed, surrogate_of(clean.cfg, None, clean.key)[1])
+        poisons = self.store.lookup(attack, targets_sha256(targets), seed, surrogate_of(clean.cfg, None, clean.key)[1])
         if poisons is not None:
             return poisons
         n = sum(t.n_poisons for t in targets)
         shape = targets[0].image.shape if targets else (32, 32, 3)
         return PoisonSet(np.full((n, *shape), seed % 251, np.uint8), np.zeros(n, np.int64))
+
+    def release(self, attack, pretrain: ImageDataset, seed: int, clean: TrainedEncoder) -> PoisonSet:
+        """The stored release if there is one, else a stand-in of the right shape (right cost; it
+        differs from the clean set, so its encoder is never mistaken for the cached clean one)."""
+        stored = self.store.lookup(attack, dataset_sha256(pretrain.images, pretrain.labels), seed,
+                                   surrogate_of(clean.cfg, None, clean.key)[1]) if self.store else None
+        if stored is not None:
+            return stored
+        return PoisonSet(np.bitwise_xor(pretrain.images, np.uint8(1)), np.full(len(pretrain), -1, np.int64))
 
     def model(self, attack, targets: List[AttackTarget], seed: int, clean: TrainedEncoder, shadow: np.ndarray):
         """The backdoored encoder's real key and the clean encoder's cost, nothing made."""
@@ -206,6 +227,9 @@ def not_applicable(attack, defense) -> Optional[str]:
 
 def _poison(attack, targets, seed: int, data: Data, clean: TrainedEncoder, poisons_for: PoisonSource, timed):
     """(poisons, the victim's pre-training set, the encoder delivered by a model-poisoning attack or None)."""
+    if attack.threat == "release":  # the victim pre-trains on the attacker's copy; nothing is appended
+        released = timed("attack", poisons_for.release, attack, data.pretrain, seed, clean)
+        return PoisonSet(np.zeros((0, 32, 32, 3), np.uint8), np.zeros(0, np.int64), released.meta), released.images, None
     if attack.threat == "model":
         shadow = shadow_set(data.pretrain.images, attack.shadow_size, seed)
         delivered = timed("attack", poisons_for.model, attack, targets, seed, clean, shadow)
@@ -231,6 +255,8 @@ def run_pipeline(cfg: TierConfig, attack, defense, seed: int, data: Data, traine
     threat = cell_threat(cfg, data, seed)
     if attack.kind == "backdoor":
         threat = backdoor_threat(threat)
+    elif attack.kind == "indiscriminate":  # no target: the accuracy every task loses is the outcome
+        threat = dataclasses.replace(threat, targets=())
     targets = attack_targets(threat, data, len(data.pretrain))
     clean = timed("pretrain_clean", trainer.clean, data.pretrain.images)
     poisons, train_set, delivered = _poison(attack, targets, seed, data, clean, poisons_for, timed)
@@ -239,4 +265,4 @@ def run_pipeline(cfg: TierConfig, attack, defense, seed: int, data: Data, traine
     # under model poisoning, the delivered encoder.
     defended = timed("defense", run_defense, defense, train_set, data.pretrain.images, cfg.pretrain,
                      cfg.probe, trainer, seed, cfg.threat.max_clean_fraction, delivered)
-    return CellRun(threat, clean, poisons, train_set, defended, delivered)
+    return CellRun(threat, clean, poisons, train_set, defended, delivered, attack.threat == "release")

@@ -21,7 +21,7 @@ import io
 import json
 import warnings
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
 import numpy as np
 from filelock import FileLock
@@ -31,6 +31,14 @@ from attacks.base import PoisonSet
 from .core.store import ChecksumMismatch, config_hash, read_verified, update_with_array, write_verified
 
 POISON_CODE_VERSION = "poisons-v1"  # bump when the stored layout changes
+
+
+def dataset_sha256(images: np.ndarray, labels: np.ndarray) -> str:
+    """Digest of what a release attacker is given: the victim's whole set and its labels."""
+    h = hashlib.sha256()
+    update_with_array(h, images)
+    update_with_array(h, np.asarray(labels, np.int64))
+    return h.hexdigest()
 
 
 def targets_sha256(targets) -> str:
@@ -44,26 +52,29 @@ def targets_sha256(targets) -> str:
 
 
 class PoisonStore:
-    """``get(attack, targets, seed, surrogate_key, craft)`` → the attack's PoisonSet, from disk when
-    the attack stores its poisons and a verified copy exists."""
+    """``get(attack, given, seed, surrogate_key, craft)`` → the attack's PoisonSet, from disk when
+    the attack stores its poisons and a verified copy exists. ``given`` is the digest of what the
+    attacker was given: :func:`targets_sha256` of its targets, or :func:`dataset_sha256` of the set
+    a release attack perturbs."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
 
-    def key(self, attack, targets: List, seed: int, surrogate_key: Optional[str]) -> str:
+    def key(self, attack, given: str, seed: int, surrogate_key: Optional[str]) -> str:
+        # The field keeps its first name, "targets", so poisons stored before release attacks keep their keys.
         return config_hash({"attack": attack.name, "params": attack.params(), "version": getattr(attack, "version", "1"),
-                            "targets": targets_sha256(targets), "seed": int(seed), "surrogate": surrogate_key,
+                            "targets": given, "seed": int(seed), "surrogate": surrogate_key,
                             "code": POISON_CODE_VERSION}, 20)
 
-    def path(self, attack, targets: List, seed: int, surrogate_key: Optional[str]) -> Path:
-        return self.root / attack.name / f"{self.key(attack, targets, seed, surrogate_key)}.npz"
+    def path(self, attack, given: str, seed: int, surrogate_key: Optional[str]) -> Path:
+        return self.root / attack.name / f"{self.key(attack, given, seed, surrogate_key)}.npz"
 
-    def lookup(self, attack, targets: List, seed: int, surrogate_key: Optional[str]):
+    def lookup(self, attack, given: str, seed: int, surrogate_key: Optional[str]):
         """The stored PoisonSet, or None when the attack does not store its poisons or none is stored
         (a copy failing its checksum counts as none, with a warning)."""
         if not getattr(attack, "cache_poisons", False):
             return None
-        path = self.path(attack, targets, seed, surrogate_key)
+        path = self.path(attack, given, seed, surrogate_key)
         try:
             data = read_verified(path)
         except ChecksumMismatch:
@@ -75,14 +86,14 @@ class PoisonStore:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             return PoisonSet(z["images"], z["target_ids"], dict(json.loads(str(z["meta"])), from_cache=True))
 
-    def get(self, attack, targets: List, seed: int, surrogate_key: Optional[str], craft: Callable):
+    def get(self, attack, given: str, seed: int, surrogate_key: Optional[str], craft: Callable):
         """``lookup``, else ``craft()`` — stored when the attack stores its poisons."""
         if not getattr(attack, "cache_poisons", False):
             return craft()
-        path = self.path(attack, targets, seed, surrogate_key)
+        path = self.path(attack, given, seed, surrogate_key)
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path.with_suffix(".lock"))):  # two runners on one cache brew once
-            hit = self.lookup(attack, targets, seed, surrogate_key)
+            hit = self.lookup(attack, given, seed, surrogate_key)
             if hit is not None:
                 return hit
             poisons = craft()

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from defenses.base import Operating
 from .core import certification, metrics
 from .downstream import FeatureMemo, TaskPredictions, module_of, predict_task
-from .core.records import RECORD_SCHEMA, summarize_backdoor, summarize_targets
+from .core.records import RECORD_SCHEMA, summarize_backdoor, summarize_indiscriminate, summarize_targets
 from .core.settings import TierConfig
 from .core.store import config_hash, machine_description, package_versions
 from .core.threat import ThreatSpec, evaluation_mask
@@ -128,10 +128,16 @@ def _threat(r: CellResult, n_clean: int) -> Dict[str, Any]:
             "poisons_per_target": r.run.threat.poisons_per_target(n_clean) if n_poisons else 0,
             "total_poisons": n_poisons,
             "shared_pretraining_run": only < 0,
-            "note": ("all targets of all tasks share one poisoned pre-training run, each with its own "
-                     "poisons at the per-target rate") if only < 0 else
-                    f"one target per poisoned run: target {only} of the seed's draw",
-            "spec": r.run.threat.to_dict()}
+            **({"released_images": len(r.run.train_set)} if r.run.released else {}),
+            "note": _threat_note(r.run.released, only), "spec": r.run.threat.to_dict()}
+
+
+def _threat_note(released: bool, only: int) -> str:
+    if released:
+        return "the attacker released the victim's whole set, every image perturbed; no target"
+    if only < 0:
+        return "all targets of all tasks share one poisoned pre-training run, each with its own poisons at the per-target rate"
+    return f"one target per poisoned run: target {only} of the seed's draw"
 
 
 def _cost(r: CellResult) -> Dict[str, Any]:
@@ -156,6 +162,15 @@ def _defense_info(r: CellResult) -> Dict[str, Any]:
             "probe": d.operating.probe.to_dict()}
 
 
+def _metrics(r: CellResult) -> Dict[str, Any]:
+    """The record's headline outcome, by attack kind."""
+    if "backdoor" in r.results:
+        return summarize_backdoor(r.results["backdoor"])
+    if r.attack.kind == "indiscriminate":
+        return summarize_indiscriminate(r.results["tasks"])
+    return summarize_targets(r.results["targets"])
+
+
 def build_record(r: CellResult) -> Dict[str, Any]:
     cfg, p, run = r.cfg, r.cfg.pretrain, r.run
     n_clean = len(run.train_set) - len(run.poisons)
@@ -174,7 +189,7 @@ def build_record(r: CellResult) -> Dict[str, Any]:
         "defense_meta": {k: str(info.get(k, "")) for k in ("version", "authors", "origin")},
         "tasks": tasks,
         "targets": targets,
-        "metrics": summarize_backdoor(r.results["backdoor"]) if "backdoor" in r.results else summarize_targets(targets),
+        "metrics": _metrics(r),
         "mean_clean_accuracy": float(np.mean([t["clean_accuracy"] for t in tasks.values()])),
         "mean_poisoned_accuracy": float(np.mean([t["poisoned_accuracy"] for t in tasks.values()])),
         "cost": _cost(r),
@@ -183,9 +198,12 @@ def build_record(r: CellResult) -> Dict[str, Any]:
     }
     if "backdoor" in r.results:  # the field is absent for targeted attacks: their records are as before
         record["attack_kind"], record["backdoor"] = "backdoor", r.results["backdoor"]
-    if run.delivered is not None:  # absent: data poisoning
-        record["attack_threat"] = "model"
-    _add_detection(record, run.defended, n_clean)
+    elif r.attack.kind == "indiscriminate":
+        record["attack_kind"] = "indiscriminate"
+    if r.attack.threat != "data":  # absent: data poisoning
+        record["attack_threat"] = r.attack.threat
+    # Poisons follow the clean set; a release perturbed every image, so every image is a poison.
+    _add_detection(record, run.defended, 0 if run.released else n_clean)
     _add_certification(record, run, n_clean)
     if r.results.get("curves"):
         record["curves"] = r.results["curves"]

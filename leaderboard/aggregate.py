@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.core.metrics import dropped_ratio, paired_shift_ci95
-from benchmark.core.records import backdoor_over_seeds, summarize_backdoor, summarize_targets
+from benchmark.core.records import backdoor_over_seeds, drop_over_seeds, summarize_backdoor, summarize_targets
 
 GROUP = ["tier", "grid_hash", "pretrain_set", "encoder", "attack", "defense"]
 
@@ -37,8 +37,23 @@ def pooled_backdoor(seed_metrics: List[Dict[str, Any]]) -> Dict[str, Any]:
             "outer_shift_ci": (nan, nan), "mcnemar_p": nan, "discordant": (0, 0)}
 
 
+def pooled_indiscriminate(recs: List[Dict[str, Any]], task: Optional[str] = None) -> Dict[str, Any]:
+    """An indiscriminate group's columns: no ASR (nan, printed "–"), the accuracy drop CA − PA (of one
+    task, or the mean over tasks) with an interval over seeds."""
+    drops = [r["tasks"][task]["clean_accuracy"] - r["tasks"][task]["poisoned_accuracy"] if task else
+             r["metrics"]["accuracy_drop"] for r in recs if task is None or task in r["tasks"]]
+    d = drop_over_seeds(drops)
+    nan = float("nan")
+    return {"targets": "–", "asr": nan, "asr_ci": (nan, nan), "clean_asr": nan, "clean_asr_ci": (nan, nan),
+            "interval": d["interval"], "drop": d["accuracy_drop"], "drop_ci": d["accuracy_drop_ci"],
+            "flips": None, "clean_correct": None, "outer": nan, "clean_outer": nan, "outer_shift": nan,
+            "outer_shift_ci": (nan, nan), "mcnemar_p": nan, "discordant": (0, 0)}
+
+
 def outcome_of(recs: List[Dict[str, Any]], task: Optional[str] = None) -> Dict[str, Any]:
     """The ASR columns of one group's records (of one downstream task, if given), by attack kind."""
+    if recs and recs[0].get("attack_kind") == "indiscriminate":
+        return pooled_indiscriminate(recs, task)
     if recs and recs[0].get("attack_kind") == "backdoor":
         per_seed = [summarize_backdoor({k: v for k, v in r["backdoor"].items() if task in (None, k)}) for r in recs]
         return pooled_backdoor([m for m in per_seed if m["n_inputs"]] or per_seed)

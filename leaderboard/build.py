@@ -95,14 +95,28 @@ RANK_RULE = ("Rows are ranked by Pareto layer on (ASR, utility loss), both lower
 
 
 def ranked(frame):
-    """Rows of one attack's table with their Pareto-layer rank, sorted by rank, ASR, defense name."""
+    """Rows of one attack's table with their Pareto-layer rank, sorted by rank, ASR, defense name.
+    An indiscriminate attack has no ASR: its rows rank by the accuracy drop alone."""
     frame = frame.copy()
-    frame["rank"] = pareto_ranks(list(zip(frame["asr"], frame["utility_loss"])))
+    frame["rank"] = pareto_ranks(list(zip(frame["asr"].fillna(0.0), frame["utility_loss"])))
     return frame.sort_values(["rank", "asr", "utility_loss", "defense"], kind="stable")
 
 
 def _opt(x: float) -> str:
     return "–" if x != x else f"{x:.2f}"  # nan: not applicable to this defense
+
+
+def _rate(p: float, ci) -> str:
+    """A rate with its interval, or "–" where the attack's kind has no such rate (indiscriminate)."""
+    return "–" if p != p else format_ci(p, ci)
+
+
+def _drop(r) -> str:
+    """CA − PA; for an indiscriminate attack — its outcome — with the interval over seeds."""
+    lo_hi = getattr(r, "drop_ci", None)
+    if isinstance(lo_hi, tuple) and lo_hi[0] == lo_hi[0]:
+        return f"{r.utility_loss:+.3f} [{lo_hi[0]:+.3f}, {lo_hi[1]:+.3f}]"
+    return f"{r.utility_loss:+.3f}"
 
 
 def _rates(fpr: float, fnr: float) -> str:
@@ -153,6 +167,11 @@ ATTACK_HEADERS = ["rank", "defense", "seeds", "targets", "ASR [95% CI]", "clean 
                   "CA−PA", "dropped", "FPR / FNR", "certified", "cos(t, refs) clean → poisoned", "cost"]
 
 
+INDISCRIMINATE_LEGEND = ("Indiscriminate attacks (Contrastive Poisoning) have no target and no ASR (–): their outcome is "
+                         "CA − PA, the accuracy the victim loses against the clean encoder, mean over tasks and seeds "
+                         "with a Student-t 95% interval over seeds; such rows rank by it alone. ")
+
+
 BACKDOOR_LEGEND = ("Backdoor attacks (CorruptEncoder, BadEncoder): ASR is the share of a task's test inputs outside the target "
                    "class that the pipeline sends to the target class with the trigger stamped on, pooled over tasks "
                    "within a seed, then the mean over seeds with a Student-t 95% interval over seeds (one seed: its "
@@ -165,10 +184,10 @@ def attack_table(rows_of_attack, attack: str, cov, na=frozenset()) -> str:
     """One attack's rows, ranked, with a pending row per declared defense that has no record and a
     not-applicable row per defense in ``na`` (:func:`~leaderboard.coverage.inapplicable`)."""
     seeds = lambda d, k: f"{k}/{cov[(attack, d)][1]}" if (attack, d) in cov else str(k)
-    rows = [[r.rank, r.defense, seeds(r.defense, r.seeds), r.targets, format_ci(r.asr, r.asr_ci),
-             format_ci(r.clean_asr, r.clean_asr_ci),
+    rows = [[r.rank, r.defense, seeds(r.defense, r.seeds), r.targets, _rate(r.asr, r.asr_ci),
+             _rate(r.clean_asr, r.clean_asr_ci),
              "–" if r.flips is None else f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
-             f"{r.utility_loss:+.3f}", f"{r.dropped_ratio:+.3f}", _rates(r.fpr, r.fnr), _opt(r.certified_fraction),
+             _drop(r), f"{r.dropped_ratio:+.3f}", _rates(r.fpr, r.fnr), _opt(r.certified_fraction),
              "–" if r.outer != r.outer else f"{r.clean_outer:.3f} → {r.outer:.3f}", f"{r.cost_multiple:.2f}×"] for r in ranked(rows_of_attack).itertuples()]
     rows += [["·", d, f"0/{n}", "·", "pending"] + ["·"] * 10 for (a, d), (k, n) in cov.items() if a == attack and k == 0]
     rows += [["–", d, "–", "–", "not applicable"] + ["–"] * 10 for a, d in sorted(na) if a == attack]
@@ -194,7 +213,8 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
                "pre-processing defense (poison = positive). Certified: share of targets whose correct "
                "bagging vote is certified against the run's number of poisons. Cost: pre-training "
                "image-passes as a multiple of undefended pre-training. " + (BACKDOOR_LEGEND if any(
-                   r.get("attack_kind") == "backdoor" for r in records) else "") + "– : not applicable. Pending (·): a cell of "
+                   r.get("attack_kind") == "backdoor" for r in records) else "") + (INDISCRIMINATE_LEGEND if any(
+                   r.get("attack_kind") == "indiscriminate" for r in records) else "") + "– : not applicable. Pending (·): a cell of "
                "the grid file with no record yet. " + RANK_RULE + "\n")
     for (tier, grid), grp in summary.groupby(["tier", "grid_hash"], sort=True):
         first = grp.iloc[0]
@@ -216,8 +236,8 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
             out.append(note)
         out.append(grid_cost_line(mine))
         sub = tasks[(tasks.tier == tier) & (tasks.grid_hash == grid)]
-        rows = [[r.attack, r.defense, r.task, r.targets, format_ci(r.asr, r.asr_ci), format_ci(r.clean_asr, r.clean_asr_ci),
-                 f"{r.ca:.3f}", f"{r.pa:.3f}", f"{r.utility_loss:+.3f}"] for r in sub.itertuples()]
+        rows = [[r.attack, r.defense, r.task, r.targets, _rate(r.asr, r.asr_ci), _rate(r.clean_asr, r.clean_asr_ci),
+                 f"{r.ca:.3f}", f"{r.pa:.3f}", _drop(r)] for r in sub.itertuples()]
         out.append("Per downstream task:\n")
         out.append(tabulate(rows, headers=["attack", "defense", "task", "targets", "ASR [95% CI]",
                                            "clean ASR [95% CI]", "CA", "PA", "CA−PA"], tablefmt="github", disable_numparse=True))

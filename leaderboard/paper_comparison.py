@@ -127,7 +127,8 @@ def setting_sentence(records: List[Dict]) -> str:
     epochs = r.get("config", {}).get("tier", {}).get("pretrain", {}).get("epochs", "?")
     n = r.get("n_clean_pretrain")
     size = f"{n:,}" if isinstance(n, int) else "?"
-    per_run = max((len(x["targets"]) for x in records if x["attack"] != "none"), default=0)
+    targeted = [x for x in records if x["attack"] != "none" and x.get("attack_kind") != "indiscriminate"]
+    per_run = max((len(x["targets"]) for x in targeted), default=0)
     return ("The paper pre-trains ResNet18 with SimCLR on 50k CIFAR-10 images for 300 epochs on GPUs and "
             f"poisons one target per pre-training run. Here: {r['encoder']} pre-trained with SimCLR on {size} "
             f"{r['pretrain_set']} images for {epochs} epochs, {per_run} targets sharing each poisoned run (each "

@@ -34,7 +34,9 @@ def label_offsets(xs: List[float], ys: List[float], near_x: float = 0.2, near_y:
 def asr_vs_utility(summary: pd.DataFrame, path: Path) -> None:
     """One panel per attack: each defense at (utility loss, ASR) with its 95% CI; the Pareto
     front (lower ASR and lower utility loss both better) drawn as a step line."""
-    attacks = sorted(a for a in summary["attack"].unique() if a != "none")
+    # An indiscriminate attack has no ASR to plot (its rows carry nan): the board's table shows it.
+    attacks = sorted(a for a in summary["attack"].unique()
+                     if a != "none" and summary.loc[summary.attack == a, "asr"].notna().any())
     fig, axes = plt.subplots(1, max(1, len(attacks)), figsize=(5 * max(1, len(attacks)), 4), squeeze=False)
     for ax, attack in zip(axes[0], attacks):
         sub = summary[summary.attack == attack].sort_values("defense").reset_index(drop=True)

@@ -123,3 +123,16 @@ def test_a_backdoor_experiment_quotes_asr_over_triggered_inputs_and_ba_per_task(
     text = render("badencoder", "cpu_continued", [(EXPERIMENTS["badencoder"].cells[0], m)])
     assert "| undefended | 0.90 [0.80, 1.00] (300 triggered) | 0.05 [0.00, 0.10] | 0.600 | 0.590 |" in text
     assert "| undefended | 0.90 [0.80, 1.00]; clean 0.050; 0.600 → 0.590 |" in text and "Interval: t over seeds" in text
+
+
+def test_an_indiscriminate_experiment_reads_the_drop_over_seeds_from_the_records():
+    from benchmark.experiment import indiscriminate_metrics
+    def rec(ca, pa):
+        return {"tasks": {"a": {"clean_accuracy": ca, "poisoned_accuracy": pa}}, "mean_clean_accuracy": ca,
+                "mean_poisoned_accuracy": pa, "cost": {"stages": {"attack": {"cpu_seconds": 30.0}}}}
+    m = indiscriminate_metrics([rec(0.6, 0.5), rec(0.6, 0.4), rec(0.6, 0.3)])   # drops 0.1, 0.2, 0.3
+    assert m["accuracy_drop"] == pytest.approx(0.2) and m["pa"] == pytest.approx(0.4) and m["defense_seconds"] == 0
+    text = render("cp", "cpu_continued", [(EXPERIMENTS["cp"].cells[1], m)])
+    # t(2) = 4.303, sd 0.1: half-width 0.248
+    assert "| CP class-wise | 0.600 | 0.400 | +0.200 [-0.048, +0.448] | +0.200 [-0.048, +0.448] | 30 | 0 |" in text
+    assert "Interval: t over seeds" in text

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from attacks.base import Attack, AttackTarget, PoisonSet
-from benchmark.poison_store import PoisonStore
+from benchmark.poison_store import PoisonStore, dataset_sha256, targets_sha256
 
 
 class Brewer(Attack):
@@ -32,7 +32,7 @@ def _targets(value=7):
 
 def _get(store, attack, targets=None, seed=0, surrogate="clean-key"):
     targets = targets or _targets()
-    return store.get(attack, targets, seed, surrogate, lambda: attack.craft(targets, np.random.default_rng([seed, 1])))
+    return store.get(attack, targets_sha256(targets), seed, surrogate, lambda: attack.craft(targets, np.random.default_rng([seed, 1])))
 
 
 def test_a_stored_brew_is_crafted_once_and_read_back_identically(tmp_path):
@@ -60,7 +60,7 @@ def test_anything_the_poisons_depend_on_changes_the_key(tmp_path, change):
 def test_a_tampered_brew_is_crafted_again_with_a_warning(tmp_path):
     store, attack = PoisonStore(tmp_path), Brewer()
     first = _get(store, attack)
-    path = store.path(attack, _targets(), 0, "clean-key")
+    path = store.path(attack, targets_sha256(_targets()), 0, "clean-key")
     raw = bytearray(path.read_bytes())
     raw[-20] ^= 0xFF
     path.write_bytes(bytes(raw))
@@ -76,12 +76,22 @@ def test_attacks_that_do_not_store_their_poisons_are_always_crafted(tmp_path):
     attack.cache_poisons = False
     _get(store, attack), _get(store, attack)
     assert attack.calls == 2 and not any(tmp_path.rglob("*.npz"))
-    assert store.lookup(attack, _targets(), 0, "clean-key") is None
+    assert store.lookup(attack, targets_sha256(_targets()), 0, "clean-key") is None
+
+
+def test_a_release_is_keyed_by_every_image_and_label_of_the_set_it_perturbs():
+    images = np.zeros((4, 32, 32, 3), np.uint8)
+    labels = np.arange(4)
+    changed = images.copy()
+    changed[3, 31, 31, 2] = 1
+    digests = {dataset_sha256(images, labels), dataset_sha256(changed, labels), dataset_sha256(images, labels[::-1])}
+    assert len(digests) == 3 and dataset_sha256(images, labels) == dataset_sha256(images.copy(), list(labels))
 
 
 def test_witches_brew_stores_its_poisons_and_the_closed_form_attacks_do_not():
     import attacks
     assert attacks.create_attack("witches_brew").cache_poisons is True
+    assert attacks.create_attack("contrastive_poisoning").cache_poisons is True
     assert not attacks.create_attack("poisoned_encoder").cache_poisons and not attacks.create_attack("icp").cache_poisons
 
 

@@ -178,5 +178,5 @@ def test_a_submitted_model_poisoning_attack_is_refused_in_one_line(tmp_path):
         tmp_path, "sb_modeller",
         "from attacks.base import Attack, register_attack\n\n"
         "@register_attack('sb_modeller')\nclass Modeller(Attack):\n    kind = 'backdoor'\n    threat = 'model'\n")
-    with pytest.raises(BenchmarkError, match="model-poisoning attacks .* not supported"):
+    with pytest.raises(BenchmarkError, match="model-poisoning or release attacks .* not supported"):
         plugins.load_submission(folder)

@@ -4,7 +4,9 @@ An attack gets what the paper's threat model gives (§3.1): per target, the targ
 references and a poison budget — plus, for attacks that optimise against one, a surrogate model
 (here a random tiny one). A model-poisoning attack (BadEncoder) gets a clean encoder (the same
 random tiny one) and a shadow slice of the clean set instead, and its output is the backdoored
-encoder. These checks hold for built-ins and submitted attacks alike.
+encoder; a release attack (Contrastive Poisoning) gets the clean set with its labels, and its
+output is that set perturbed within its declared L∞ budget. These checks hold for built-ins and
+submitted attacks alike.
 """
 
 from __future__ import annotations
@@ -35,8 +37,12 @@ def _attack(ctx: CheckContext):
 SHADOW = 64  # the shadow images a model-poisoning attack gets here
 
 
+def _threat(ctx: CheckContext) -> str:
+    return _attack(ctx).threat
+
+
 def _is_model(ctx: CheckContext) -> bool:
-    return _attack(ctx).threat == "model"
+    return _threat(ctx) == "model"
 
 
 def _clean_encoder(ctx: CheckContext):
@@ -49,6 +55,8 @@ def _output(ctx: CheckContext, attack=None, encoder=None):
     attack = attack or _attack(ctx)
     if attack.threat == "model":
         return attack.poison_model(encoder or _clean_encoder(ctx), ctx.world.clean[:SHADOW], ctx.world.targets, 0)
+    if attack.threat == "release":
+        return attack.poison_release(ctx.world.clean, ctx.world.clean_labels, np.random.default_rng(0), ctx.context)
     return attack.craft(ctx.world.targets, np.random.default_rng(0), ctx.context)
 
 
@@ -77,6 +85,12 @@ def output_well_formed(ctx: CheckContext) -> Optional[str]:
         assert got.shape == want.shape and bool(torch.isfinite(got).all()), \
             f"the backdoored encoder must map inputs to finite features of shape {tuple(want.shape)}"
         return None
+    if _threat(ctx) == "release":
+        given = ctx.world.clean
+        assert poisons.images.dtype == np.uint8 and poisons.images.shape == given.shape, \
+            f"a release must be uint8 of the given set's shape {given.shape}, got {poisons.images.dtype} {poisons.images.shape}"
+        json.dumps(_attack(ctx).meta(poisons))
+        return None
     assert poisons.images.dtype == np.uint8 and poisons.images.shape[1:] == (32, 32, 3), \
         f"poisons must be uint8 N×32×32×3, got {poisons.images.dtype} {poisons.images.shape}"
     assert len(poisons.target_ids) == len(poisons.images), "one target id per poison"
@@ -89,6 +103,12 @@ def output_well_formed(ctx: CheckContext) -> Optional[str]:
 def respects_budget(ctx: CheckContext) -> Optional[str]:
     if _is_model(ctx):
         return "a model-poisoning attack adds no poisons"
+    if _threat(ctx) == "release":  # its budget is the L∞ change of every image, declared by the attack
+        budget = _attack(ctx).linf_budget
+        assert isinstance(budget, int) and 0 <= budget <= 255, f"a release attack declares linf_budget (0–255), got {budget!r}"
+        change = np.abs(_crafted(ctx).images.astype(np.int16) - ctx.world.clean).max()
+        assert change <= budget, f"the release changes a pixel value by {change}, over its L∞ budget {budget}"
+        return None
     targets = ctx.world.targets
     counts = np.bincount(np.asarray(_crafted(ctx).target_ids, np.int64), minlength=len(targets))
     budgets = [t.n_poisons for t in targets]
@@ -99,9 +119,12 @@ def respects_budget(ctx: CheckContext) -> Optional[str]:
 def does_not_mutate_inputs(ctx: CheckContext) -> Optional[str]:
     targets = ctx.world.targets
     before = [(t.image.copy(), t.references.copy()) for t in targets]
+    clean = (ctx.world.clean.copy(), ctx.world.clean_labels.copy())
     crafter, encoder = _attack(ctx), _clean_encoder(ctx)
     weights = _weights(encoder)
     _output(ctx, crafter, encoder)
+    assert np.array_equal(clean[0], ctx.world.clean) and np.array_equal(clean[1], ctx.world.clean_labels), \
+        "poison_release mutated the set it was given"
     # An isolated plugin mutates only its own copies; its child still reports it, and it is a failure.
     assert not getattr(crafter, "mutations", None), "craft mutated the target or reference images it was given"
     assert all(np.array_equal(i, t.image) and np.array_equal(r, t.references) for (i, r), t in zip(before, targets)), \

@@ -35,6 +35,7 @@ class CheckResult:
 class World:
     images: np.ndarray            # clean + poisons, poisons appended (what a defense is given)
     clean: np.ndarray             # the clean part (a post-processing defense's pool)
+    clean_labels: np.ndarray      # its labels (what a release attacker, the data's publisher, knows)
     pretrain: PretrainConfig      # a tiny [pretrain] section
     probe: ProbeConfig
     targets: List[AttackTarget]   # what an attack is given
@@ -45,12 +46,13 @@ class World:
 def make_world(seed: int = 0) -> World:
     """Built once per process and seed (checks only read it: hooks get copies)."""
     cfg = load_tier("smoke", ["pretrain.width=4", "pretrain.blocks=[1,1]"])
-    pool = load_split("synthetic", "train", limit=400).images
+    split = load_split("synthetic", "train", limit=400)
+    pool = split.images
     targets = [AttackTarget(pool[300 + i], pool[310 + 10 * i: 320 + 10 * i], 12) for i in range(2)]
     poisons = attacks.create_attack("poisoned_encoder").craft(targets, np.random.default_rng(seed))
     images = np.concatenate([pool[:300], poisons.images])
     secrets = {"is_poison": np.arange(len(images)) >= 300, "target_ids": poisons.target_ids}
-    return World(images, pool[:300], cfg.pretrain, cfg.probe, targets, secrets)
+    return World(images, pool[:300], split.labels[:300], cfg.pretrain, cfg.probe, targets, secrets)
 
 
 def surrogate_context(world: World) -> AttackContext:

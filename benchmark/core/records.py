@@ -55,6 +55,26 @@ def summarize_backdoor(per_task: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
             "clean_asr": base / n if n else float("nan"), "clean_asr_ci95": list(metrics.wilson_interval(base, n))}
 
 
+def summarize_indiscriminate(tasks: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """An indiscriminate attack's outcome in one seed (Contrastive Poisoning, He et al. ICLR 2023):
+    no target, no ASR — the accuracy the defended pipeline loses against the clean encoder's, CA − PA,
+    per task and its mean over tasks; the board's interval is over seeds (:func:`drop_over_seeds`)."""
+    drops = {k: float(v["clean_accuracy"] - v["poisoned_accuracy"]) for k, v in sorted(tasks.items())}
+    return {"n_tasks": len(drops), "accuracy_drop": float(np.mean(list(drops.values()))) if drops else float("nan"),
+            "accuracy_drop_per_task": drops}
+
+
+def drop_over_seeds(drops: List[float]) -> Dict[str, Any]:
+    """Mean accuracy drop over seeds with a Student-t 95% interval over them (one seed: no interval,
+    nan at both ends, said so by ``interval``)."""
+    if len(drops) > 1:
+        mean, ci = metrics.mean_t_interval(drops, -1.0, 1.0)
+    else:
+        mean, ci = float(drops[0]), (float("nan"), float("nan"))
+    return {"seeds": len(drops), "accuracy_drop": mean, "accuracy_drop_ci": tuple(ci),
+            "interval": "t over seeds" if len(drops) > 1 else "one seed, no interval"}
+
+
 def backdoor_over_seeds(seed_metrics: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Mean per-seed ASR with a Student-t 95% interval over seeds (the variation between seeds, not
     the count of triggered inputs); one seed: its Wilson interval, said so by ``interval``."""

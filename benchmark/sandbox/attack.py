@@ -51,8 +51,9 @@ class IsolatedAttack(Remote, Attack):
 def attack_proxy(name: str, process: PluginProcess, info: Dict[str, Any], source_text: str) -> type:
     if info.get("threat", "data") != "data":
         # A delivered model would have to cross the process boundary both ways (weights out, a
-        # backdoored copy back) and be checked; not built yet, so refused rather than run in-process.
-        raise BenchmarkError(f"attack '{name}': submitted model-poisoning attacks (threat "
+        # backdoored copy back) and be checked, a release the victim's whole set; neither is built
+        # yet, so they are refused rather than run in-process.
+        raise BenchmarkError(f"attack '{name}': submitted model-poisoning or release attacks (threat "
                              f"{info.get('threat')!r}) are not supported yet; only data poisoning")
     return proxy_class(IsolatedAttack, name, process, info, source_text, needs_surrogate=bool(info["needs_surrogate"]),
                        cache_poisons=bool(info["cache_poisons"]), kind=str(info["kind"]))
