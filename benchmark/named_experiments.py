@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
-from .core.paper_numbers import TABLE1_ASR
+from .core.paper_numbers import TABLE1_ASR, TABLE5_ASR, TABLE6_ASR
 
 LAYOUT_SETS = {"1": ["target_top"], "2": ["reference_top"], "3": ["target_left"], "4": ["reference_left"],
                "1+2": ["target_top", "reference_top"], "1+2+3": ["target_top", "reference_top", "target_left"],
@@ -119,4 +119,21 @@ EXPERIMENTS: Dict[str, Experiment] = {
                      "The last row is matrix completion's cost on clean data: its drop is what the defense "
                      "costs when there is no attack. Attack CPU-s: crafting the release (stored, so paid once per "
                      "seed); defense CPU-s: sanitising and pre-training the defended encoder."),
+    "table5": Experiment("Table 5 — PoisonedEncoder across contrastive learning algorithms", "asr",
+                         [Cell("simclr", "poisoned_encoder", {}, TABLE5_ASR["simclr"]),
+                          Cell("moco_v2", "poisoned_encoder", {"pretrain.method": "moco_v2", "pretrain.temperature": 0.2},
+                               TABLE5_ASR["moco_v2"]),
+                          Cell("byol", "poisoned_encoder", {"pretrain.method": "byol"}, "")],
+                         "Paper: CIFAR-10 / Tiny-ImageNet pre-training; MoCo with its official implementation's "
+                         "defaults (we run MoCo v2: queue, momentum 0.99, temperature 0.2) and no BYOL row. Every "
+                         "method here runs the tier's optimiser, learning rate, epochs and augmentation, so a row "
+                         "differs from SimCLR's in the method only.", paired_with="simclr", by_task=True),
+    "table6": Experiment("Table 6 — PoisonedEncoder across encoder architectures", "asr",
+                         [Cell(a, "poisoned_encoder", {"pretrain.arch": a, **({"pretrain.init": ""} if a != "resnet18" else {})},
+                               TABLE6_ASR[a]) for a in ("resnet18", "vgg11", "mobilenetv2")],
+                         "Paper: CIFAR-10 / Tiny-ImageNet pre-training. VGG11 and MobileNetV2 come from timm, adapted "
+                         "to 32×32 (benchmark/ssl/timm_encoders.py). The public backbones are ResNet18s: on a tier "
+                         "that continues one, the VGG11 and MobileNetV2 rows pre-train from scratch instead "
+                         "(`pretrain.init = \"\"`) — a different threat model, said here; on a from-scratch tier all "
+                         "three rows are alike.", paired_with="resnet18", by_task=True),
 }

@@ -40,6 +40,8 @@ from .core.errors import BenchmarkError, NotApplicable
 from .model_store import ModelStore, model_key, shadow_set
 from .poison_store import PoisonStore, dataset_sha256, targets_sha256
 from .core.registry import check_entry_sections
+from .ssl.encoders import ENCODERS
+from .ssl.methods import METHODS
 from .ssl.simclr import load_simclr_model
 from .core.threat import ThreatSpec, draw_threat
 from .core.config import load_tier, with_changes
@@ -74,7 +76,10 @@ ENTRY_REGISTRIES = {"attack": attacks.ATTACKS, "defense": defenses.DEFENSES}
 def load_config(name_or_path: str, overrides=()) -> TierConfig:
     """A tier with ``--set`` overrides, validated, its entry tables checked against the registries
     (load plugins first): what every command runs on."""
-    return check_entry_sections(load_tier(name_or_path, overrides), ENTRY_REGISTRIES)
+    cfg = check_entry_sections(load_tier(name_or_path, overrides), ENTRY_REGISTRIES)
+    METHODS.get(cfg.pretrain.method)  # an unknown method or encoder is a one-line error before any work
+    ENCODERS.get(cfg.pretrain.arch)
+    return cfg
 
 
 def changed_config(cfg: TierConfig, changes: Dict[str, Any]) -> TierConfig:
@@ -83,14 +88,24 @@ def changed_config(cfg: TierConfig, changes: Dict[str, Any]) -> TierConfig:
 
 
 def load_data(cfg: TierConfig, options) -> Data:
-    if cfg.pretrain.init:
-        resolve_backbone(cfg.pretrain.init)  # a missing or tampered backbone fails before any work
+    if cfg.pretrain.init:  # a missing, tampered or differently shaped backbone fails before any work
+        check_backbone_shape(resolve_backbone(cfg.pretrain.init).info.get("recipe", {}), cfg.pretrain)
     src = dict(data_root=options.data_root, download_root=options.download_root)
     pre = load_split(cfg.pretrain_data.name, cfg.pretrain_data.split, limit=cfg.pretrain_data.limit, **src)
     tasks = {t.name: {"train": load_split(t.name, "train", limit=t.train_limit, **src),
                       "test": load_split(t.name, "test", limit=t.test_limit, **src)}
              for t in cfg.tasks}
     return Data(pre, tasks)
+
+
+def check_backbone_shape(recipe: Dict[str, Any], cfg: PretrainConfig) -> None:
+    """Continuing a backbone needs the encoder it holds: same architecture, width and blocks."""
+    want = {"arch": cfg.arch, "width": cfg.width, "blocks": list(cfg.blocks)}
+    has = {k: recipe.get(k) for k in want}
+    if has != want:
+        raise BenchmarkError(f"backbone {cfg.init!r} holds a {has['arch']} (width {has['width']}, blocks {has['blocks']}); "
+                             f"pretrain asks for {cfg.arch} (width {cfg.width}, blocks {list(cfg.blocks)}): set "
+                             "pretrain.init=\"\" to pre-train from scratch, or build a backbone of that shape")
 
 
 def create_entries(cfg: TierConfig, attack_name: str, defense_name: str):

@@ -180,7 +180,7 @@ def build_record(r: CellResult) -> Dict[str, Any]:
         "schema": RECORD_SCHEMA,
         "tier": cfg.name, "grid_hash": r.grid_hash,
         "pretrain_set": cfg.pretrain_data.name, "n_clean_pretrain": n_clean,
-        "encoder": f"{p.arch}-w{p.width}-b{''.join(map(str, p.blocks))}", "ssl": "simclr",
+        "encoder": f"{p.arch}-w{p.width}-b{''.join(map(str, p.blocks))}", "ssl": p.method,
         "attack": r.attack.name, "defense": r.defense.name, "seed": r.seed,
         "config": r.resolved, "config_hash": config_hash(r.resolved),
         "threat": _threat(r, n_clean),

@@ -89,6 +89,13 @@ def _provenance(records: List[Dict[str, Any]]) -> str:
             f"machine: {'; '.join(machines)}.\n")
 
 
+SSL_NAMES = {"simclr": "SimCLR", "moco_v2": "MoCo v2", "byol": "BYOL"}
+def _ssl_name(records: List[Dict[str, Any]], tier: str, grid: str) -> str:
+    """The grid's self-supervised method, as its records name it (one per grid: it is in the grid hash)."""
+    name = next(r.get("ssl", "simclr") for r in records if r["tier"] == tier and r["grid_hash"] == grid)
+    return SSL_NAMES.get(name, name)
+
+
 RANK_RULE = ("Rows are ranked by Pareto layer on (ASR, utility loss), both lower-better: rank 1 is the "
              "Pareto front, rank 2 the front of the rest, and so on; within a layer rows are listed by ASR. "
              "Rows whose ASR intervals overlap are not distinguishable at this number of targets.")
@@ -219,7 +226,7 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
     for (tier, grid), grp in summary.groupby(["tier", "grid_hash"], sort=True):
         first = grp.iloc[0]
         out.append(f"## Tier `{tier}` — grid `{grid}` ({first['pretrain_set']} pre-training, "
-                   f"{first['encoder']}, SimCLR)\n")
+                   f"{first['encoder']}, {_ssl_name(records, tier, grid)})\n")
         out.append(_provenance([r for r in records if r["tier"] == tier and r["grid_hash"] == grid]))
         mine = [r for r in records if r["tier"] == tier and r["grid_hash"] == grid]
         declared = declared_grid(tier, grid)

@@ -89,6 +89,13 @@ def check_pretrain(p: Dict[str, Any]) -> None:
     _require(isinstance(p.get("init", ""), str), f"pretrain.init must be a backbone name, got {p.get('init')!r}")
     _int(p.get("frozen_stages", 0), "pretrain.frozen_stages", lo=0, hi=len(blocks))
     _require(not p.get("frozen_stages", 0) or bool(p.get("init")), "pretrain.frozen_stages needs pretrain.init (a backbone)")
+    _require(isinstance(p.get("method", "simclr"), str), f"pretrain.method must be a method name, got {p.get('method')!r}")
+    _require(p.get("optimizer", "adam") in ("adam", "sgd"), f"pretrain.optimizer must be adam or sgd, got {p.get('optimizer')!r}")
+    _require(p.get("schedule", "constant") in ("constant", "cosine"),
+             f"pretrain.schedule must be constant or cosine, got {p.get('schedule')!r}")
+    _real(p.get("momentum", 0.99), "pretrain.momentum", 0, 1, lo_open=False)
+    _require(p.get("momentum", 0.99) < 1, "pretrain.momentum must be below 1")
+    _int(p.get("queue_size", 4096), "pretrain.queue_size", hi=1_000_000)
 
 
 # Sections whose tables are registry entries' parameters: ``attack.NAME.PARAM``, ``defense.NAME.PARAM``.

@@ -1,7 +1,7 @@
 """A grid file as data (torch-free): which (attack, defense, seed) jobs a tier's fixed grid declares.
 
-``benchmark/grids/<name>.toml`` names a tier and the attacks, defenses, seeds, job order and
-per-job resources. :func:`read_grid` parses it without touching the attack and defense registries,
+``benchmark/grids/<name>.toml`` names a tier (with ``set``, changes to it by the one override rule:
+the grid's method or encoder) and the attacks, defenses, seeds, job order and per-job resources. :func:`read_grid` parses it without touching the attack and defense registries,
 so the leaderboard (a pure function of records and committed files) can list a grid's cells.
 """
 
@@ -49,7 +49,8 @@ def read_grid(name_or_path: str, overrides=()) -> Grid:
     path, spec = read_named_toml(name_or_path, GRID_DIR, "grid")
     try:
         g, res = spec["grid"], spec.get("resources", {})
-        tier = load_tier(g["tier"], list(overrides))
+        # ``set``: the grid's own changes to its tier (a method or encoder axis), before the command line's.
+        tier = load_tier(g["tier"], [*g.get("set", []), *overrides])
         grid = Grid(g.get("name", path.stem), tier, list(g["attacks"]), list(g["defenses"]),
                     [int(s) for s in g.get("seeds", tier.seeds)],
                     float(res.get("cpus_per_job", 2)), float(res.get("gpus_per_job", 0)))

@@ -41,6 +41,10 @@ class AugmentConfig:
     localized: float = 0.0
 
 
+# The method fields' defaults, left out of a config's dict (its cache key) while they hold them.
+METHOD_DEFAULTS = {"method": "simclr", "optimizer": "adam", "schedule": "constant", "momentum": 0.99, "queue_size": 4096}
+
+
 @dataclass(frozen=True)
 class PretrainConfig:
     """A tier's ``[pretrain]`` table: encoder architecture and the SimCLR training loop."""
@@ -60,6 +64,13 @@ class PretrainConfig:
     # Stages (stem + the first N of ``blocks``) kept fixed while continuing from ``init``: the
     # cheaper "train only the last stage(s)" variant of continued pre-training. 0 = train all.
     frozen_stages: int = 0
+    # The self-supervised method (benchmark/ssl/methods.py: simclr, moco_v2, byol) and the trainer's
+    # optimiser ("adam" | "sgd", momentum 0.9) and learning-rate schedule ("constant" | "cosine").
+    method: str = "simclr"
+    optimizer: str = "adam"
+    schedule: str = "constant"
+    momentum: float = 0.99      # MoCo's key encoder / BYOL's target (its starting value) moving average
+    queue_size: int = 4096      # MoCo's queue of negatives
 
     def to_dict(self) -> Dict[str, Any]:
         """The encoder cache's view of this config (its key is a hash of it)."""
@@ -68,6 +79,9 @@ class PretrainConfig:
         d["checkpoint_epochs"] = sorted(set(int(e) for e in self.checkpoint_epochs))
         for key in ("init", "frozen_stages"):  # unset: keep the keys of encoders cached before they existed
             if not d[key]:
+                del d[key]
+        for key, default in METHOD_DEFAULTS.items():  # likewise for SimCLR encoders
+            if d[key] == default:
                 del d[key]
         if not d["augment"]["localized"]:  # likewise
             del d["augment"]["localized"]

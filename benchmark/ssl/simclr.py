@@ -30,6 +30,7 @@ from .augment import view_pair
 from .checkpoint import load_checkpoint, read_meta, save_checkpoint
 from .encoders import ENCODERS
 from .losses import nt_xent
+from .methods import METHODS, Method, mlp, projection_dim
 
 # Input normalisation (CIFAR-10 channel statistics), part of the encoder so that every
 # consumer — probes, defenses, attacks — feeds images in [0, 1].
@@ -51,16 +52,23 @@ class Encoder(nn.Module):
         return self.backbone((x - self.mean) / self.std)
 
 
-class SimCLRModel(nn.Module):
-    def __init__(self, encoder: Encoder):
-        super().__init__()
-        self.encoder = encoder
+@METHODS.register("simclr")
+class SimCLRModel(Method):
+    """SimCLR: encoder + projection head, NT-Xent between the two views' projections."""
+
+    def __init__(self, encoder: Encoder, cfg: Optional[PretrainConfig] = None):
+        super().__init__(encoder)
         d = encoder.feature_dim
-        self.head = nn.Sequential(nn.Linear(d, d, bias=False), nn.BatchNorm1d(d), nn.ReLU(),
-                                  nn.Linear(d, max(16, d // 4)))
+        self.head = mlp(d, d, projection_dim(d), bias=False)
+        self.temperature = float(cfg.temperature) if cfg is not None else 0.5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))
+
+    def loss(self, views: torch.Tensor) -> torch.Tensor:
+        b = views.shape[0] // 2
+        z = self(views)
+        return nt_xent(z[:b], z[b:], self.temperature)
 
 
 @dataclass
@@ -85,6 +93,11 @@ def build_encoder(cfg: PretrainConfig) -> Encoder:
     return Encoder(ENCODERS.create(cfg.arch, width=cfg.width, blocks=tuple(cfg.blocks)))
 
 
+def build_model(cfg: PretrainConfig) -> Method:
+    """The tier's method (``pretrain.method``) around a fresh encoder."""
+    return METHODS.get(cfg.method)(build_encoder(cfg), cfg)
+
+
 def _epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
     g = torch.Generator(device=device)
     g.manual_seed(int(seed) * 1_000_003 + int(epoch))
@@ -97,18 +110,17 @@ def two_views(x: torch.Tensor, aug: AugmentConfig, g: torch.Generator,
     return torch.cat(view_pair(x, aug, g)).contiguous(memory_format=memory_format)
 
 
-def train_step(model: SimCLRModel, opt: torch.optim.Optimizer, views: torch.Tensor, temperature: float = 0.5) -> float:
-    """One NT-Xent step on stacked views; returns the loss."""
-    batch = views.shape[0] // 2
-    z = model(views)
-    loss = nt_xent(z[:batch], z[batch:], temperature)
+def train_step(model: Method, opt: torch.optim.Optimizer, views: torch.Tensor, progress: float = 0.0) -> float:
+    """One step of the method's loss on stacked views, then its post-step update; returns the loss."""
+    loss = model.loss(views)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
+    model.after_step(progress)
     return loss.item()
 
 
-def frozen_modules(model: SimCLRModel, n_stages: int) -> List[nn.Module]:
+def frozen_modules(model: Method, n_stages: int) -> List[nn.Module]:
     """The stem and the blocks of the first ``n_stages`` stages of a :class:`CifarResNet` trunk."""
     if n_stages <= 0:
         return []
@@ -119,26 +131,43 @@ def frozen_modules(model: SimCLRModel, n_stages: int) -> List[nn.Module]:
     return [trunk.stem, *list(trunk.layers)[:sum(blocks[:n_stages])]]
 
 
-def make_optimizer(model: SimCLRModel, cfg: PretrainConfig) -> torch.optim.Optimizer:
-    """Adam over the trainable parameters (frozen stages excluded: no gradient is computed for them)."""
+def make_optimizer(model: Method, cfg: PretrainConfig) -> torch.optim.Optimizer:
+    """The tier's optimiser (Adam, or SGD with momentum 0.9 — MoCo v2's) over the trainable parameters
+    (frozen stages and momentum networks excluded: no gradient is computed for them)."""
     for module in frozen_modules(model, cfg.frozen_stages):
         module.requires_grad_(False)
-    return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def load_init(path: Path, model: SimCLRModel, device) -> None:
-    """Start ``model`` from a finished SimCLR run (encoder and head: fine-tuning, §6.3) or from a
-    bare encoder (a published backbone: the projection head keeps its fresh initialisation)."""
+def epoch_lr(cfg: PretrainConfig, epoch: int) -> float:
+    """The learning rate of ``epoch`` (0-based): constant, or a cosine from ``lr`` toward 0."""
+    if cfg.schedule == "cosine":
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * epoch / max(cfg.epochs, 1)))
+    return cfg.lr
+
+
+def load_init(path: Path, model: Method, device) -> None:
+    """Start ``model`` from a finished run of the same method (encoder and extra networks: fine-tuning,
+    §6.3), or take only the encoder — of a bare encoder file (a published backbone) or of another
+    method's run — the rest keeping its fresh initialisation."""
     with safe_open(str(path), framework="pt") as fh:
-        whole = any(k.startswith("model.encoder.") for k in fh.keys())
-    load_checkpoint(path, model if whole else model.encoder, device=device)
+        keys = {k for k in fh.keys() if k.startswith("model.")}
+        if keys == {f"model.{k}" for k in model.state_dict()}:
+            load_checkpoint(path, model, device=device)
+            return
+        prefix = "model.encoder." if any(k.startswith("model.encoder.") for k in keys) else "model."
+        model.encoder.load_state_dict({k[len(prefix):]: fh.get_tensor(k).to(device) for k in keys if k.startswith(prefix)})
+    model.sync_targets()
 
 
 def _start(cfg: PretrainConfig, seed: int, dev: torch.device, init: Optional[Path]):
     """(model, optimiser) seeded by ``seed``, from ``init``'s weights when given."""
     torch.manual_seed(seed)
     # channels_last roughly doubles CPU convolution throughput here (measured in benchmarks/).
-    model = SimCLRModel(build_encoder(cfg)).to(dev, memory_format=torch.channels_last)
+    model = build_model(cfg).to(dev, memory_format=torch.channels_last)
     if init is not None:
         load_init(Path(init), model, dev)
     return model, make_optimizer(model, cfg)
@@ -162,10 +191,12 @@ def _resume(cfg: PretrainConfig, seed: int, dev: torch.device, init: Optional[Pa
         return model, opt, 0, [], (0.0, 0.0)
 
 
-def _train_epoch(model: SimCLRModel, opt, data: torch.Tensor, cfg: PretrainConfig, seed: int, epoch: int,
+def _train_epoch(model: Method, opt, data: torch.Tensor, cfg: PretrainConfig, seed: int, epoch: int,
                  batch: int) -> float:
-    """One epoch over ``data`` (uint8 NCHW) in full batches; the mean NT-Xent loss. The epoch's
-    permutation and augmentations come from its own generator, so a resumed run is bit-identical."""
+    """One epoch over ``data`` (uint8 NCHW) in full batches; the mean loss. The epoch's permutation,
+    augmentations and learning rate come from the epoch's index, so a resumed run is bit-identical."""
+    for group in opt.param_groups:
+        group["lr"] = epoch_lr(cfg, epoch)
     model.train()
     for module in frozen_modules(model, cfg.frozen_stages):
         module.eval()  # frozen means frozen: BatchNorm keeps the backbone's running statistics
@@ -175,7 +206,8 @@ def _train_epoch(model: SimCLRModel, opt, data: torch.Tensor, cfg: PretrainConfi
     total = 0.0
     for step in range(steps):
         x = data[perm[step * batch:(step + 1) * batch]].float().div_(255)
-        total += train_step(model, opt, two_views(x, cfg.augment, g), cfg.temperature)
+        progress = (epoch * steps + step + 1) / (cfg.epochs * steps)
+        total += train_step(model, opt, two_views(x, cfg.augment, g), progress)
     return total / max(steps, 1)
 
 
@@ -201,7 +233,7 @@ def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "
 
     if workdir is not None and (workdir / "final.safetensors").exists():
         torch.manual_seed(seed)
-        model = SimCLRModel(build_encoder(cfg)).to(dev, memory_format=torch.channels_last)
+        model = build_model(cfg).to(dev, memory_format=torch.channels_last)
         meta = load_checkpoint(workdir / "final.safetensors", model, device=dev)
         return PretrainResult(model.encoder.eval(), cfg.epochs, cfg.epochs * passes_per_epoch, 0.0, 0.0,
                               meta.get("losses", []), True, epoch_paths())
@@ -245,10 +277,10 @@ def load_simclr_model(path: Path, cfg: PretrainConfig, device: str = "cpu", seed
     """Encoder and projection head of a finished run (``final.safetensors``), e.g. as a surrogate;
     from a bare encoder (a published backbone) the head is freshly initialised from ``seed``."""
     torch.manual_seed(seed)
-    model = SimCLRModel(build_encoder(cfg)).to(device)
+    model = SimCLRModel(build_encoder(cfg), cfg).to(device)
     load_init(Path(path), model, device)
     return model
 
 
-__all__ = ["load_simclr_model", "pretrain_image_passes", "Encoder", "SimCLRModel", "PretrainResult", "pretrain", "two_views", "train_step",
+__all__ = ["build_model", "load_simclr_model", "pretrain_image_passes", "Encoder", "SimCLRModel", "PretrainResult", "pretrain", "two_views", "train_step",
            "load_encoder_checkpoint", "read_meta"]
