@@ -173,18 +173,20 @@ class StoredPoisons:
         self.store, self.device = store, device
         self.models = models or ModelStore(store.root.parent / "models", device)
 
-    def __call__(self, attack, targets: List[AttackTarget], seed: int, clean: TrainedEncoder) -> PoisonSet:
+    def _surrogate(self, clean: TrainedEncoder, seed: int) -> Tuple[str, AttackContext]:
+        """(the surrogate's content key, the context lending it) for an attack that optimises."""
         path, key = surrogate_of(clean.cfg, clean.final_path, clean.key)
-        context = AttackContext(surrogate=lambda: load_simclr_model(path, clean.cfg, self.device, seed),
-                                surrogate_cfg=clean.cfg)
+        return key, AttackContext(surrogate=lambda: load_simclr_model(path, clean.cfg, self.device, seed),
+                                  surrogate_cfg=clean.cfg)
+
+    def __call__(self, attack, targets: List[AttackTarget], seed: int, clean: TrainedEncoder) -> PoisonSet:
+        key, context = self._surrogate(clean, seed)
         return self.store.get(attack, targets_sha256(targets), seed, key,
                               lambda: attack.craft(targets, craft_rng(seed), context))
 
     def release(self, attack, pretrain: ImageDataset, seed: int, clean: TrainedEncoder) -> PoisonSet:
         """A release attack's perturbed copy of the victim's set (crafted once, kept in the poison store)."""
-        path, key = surrogate_of(clean.cfg, clean.final_path, clean.key)
-        context = AttackContext(surrogate=lambda: load_simclr_model(path, clean.cfg, self.device, seed),
-                                surrogate_cfg=clean.cfg)
+        key, context = self._surrogate(clean, seed)
         return self.store.get(attack, dataset_sha256(pretrain.images, pretrain.labels), seed, key,
                               lambda: attack.poison_release(pretrain.images, pretrain.labels, craft_rng(seed), context))
 

@@ -30,10 +30,15 @@ def pooled_backdoor(seed_metrics: List[Dict[str, Any]]) -> Dict[str, Any]:
     """A backdoor group's ASR columns: the mean of per-seed ASR with an interval over seeds
     (:func:`benchmark.core.records.backdoor_over_seeds`); target-input columns do not apply."""
     b = backdoor_over_seeds(seed_metrics)
-    nan = float("nan")
     return {"targets": f"{b['n_inputs']} triggered", "asr": b["asr"], "asr_ci": tuple(b["asr_ci"]),
             "clean_asr": b["clean_asr"], "clean_asr_ci": tuple(b["clean_asr_ci"]), "interval": b["interval"],
-            "flips": None, "clean_correct": None, "outer": nan, "clean_outer": nan, "outer_shift": nan,
+            **_no_target_columns()}
+
+
+def _no_target_columns() -> Dict[str, Any]:
+    """The columns about chosen target inputs, empty for the kinds that have none (backdoor, indiscriminate)."""
+    nan = float("nan")
+    return {"flips": None, "clean_correct": None, "outer": nan, "clean_outer": nan, "outer_shift": nan,
             "outer_shift_ci": (nan, nan), "mcnemar_p": nan, "discordant": (0, 0)}
 
 
@@ -46,8 +51,7 @@ def pooled_indiscriminate(recs: List[Dict[str, Any]], task: Optional[str] = None
     nan = float("nan")
     return {"targets": "–", "asr": nan, "asr_ci": (nan, nan), "clean_asr": nan, "clean_asr_ci": (nan, nan),
             "interval": d["interval"], "drop": d["accuracy_drop"], "drop_ci": d["accuracy_drop_ci"],
-            "flips": None, "clean_correct": None, "outer": nan, "clean_outer": nan, "outer_shift": nan,
-            "outer_shift_ci": (nan, nan), "mcnemar_p": nan, "discordant": (0, 0)}
+            **_no_target_columns()}
 
 
 def outcome_of(recs: List[Dict[str, Any]], task: Optional[str] = None) -> Dict[str, Any]:

@@ -89,6 +89,7 @@ def test_a_crashed_run_resumes_bit_identically(tmp_path, monkeypatch, method):
     monkeypatch.setattr(S, "save_checkpoint", crash_after_resume_point)
     with pytest.raises(KeyboardInterrupt):
         pretrain(_images(), cfg, seed=2, workdir=tmp_path / "cut", progress=False)
+    assert (tmp_path / "cut" / "last.safetensors").exists() and not (tmp_path / "cut" / "final.safetensors").exists()
     monkeypatch.setattr(S, "save_checkpoint", original)
     resumed = pretrain(_images(), cfg, seed=2, workdir=tmp_path / "cut", progress=False)
     assert resumed.losses == full.losses

@@ -1,4 +1,5 @@
-"""SimCLR pre-training (Chen et al., 2020) as the PoisonedEncoder paper runs it (§5.1).
+"""SimCLR pre-training (Chen et al., 2020) as the PoisonedEncoder paper runs it (§5.1), and the one
+trainer every method (:mod:`benchmark.ssl.methods`: SimCLR here, MoCo v2, BYOL) runs on.
 
 NT-Xent with temperature 0.5; projection head feature_dim→feature_dim (no bias)→BN→ReLU→
 128·(feature_dim/512); Adam lr 1e-3, weight decay 1e-6. The whole (poisoned) pre-training
