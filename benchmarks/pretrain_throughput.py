@@ -1,6 +1,7 @@
-"""Pre-training throughput: the SimCLR loop against bare forward+backward, in one process.
+"""Pre-training throughput: each method's loop against its own bare forward+backward, in one process.
 
     python benchmarks/pretrain_throughput.py [--width 16] [--blocks 2 2 2 2] [--batch 256] [--steps 6]
+    python benchmarks/pretrain_throughput.py --methods simclr moco_v2 byol   # channels_last only, per method
 
 Prints images/s (an image = one pre-training input, i.e. two augmented views) for:
   bare      encoder+head forward/backward + Adam on pre-loaded, pre-augmented tensors
@@ -20,7 +21,8 @@ import torch
 from PIL import Image
 
 from benchmark.ssl.augment import augment
-from benchmark.ssl.simclr import SimCLRModel, build_encoder, train_step, two_views
+from benchmark.ssl.methods import METHODS
+from benchmark.ssl.simclr import build_model, train_step, two_views
 from benchmark.core.settings import AugmentConfig, PretrainConfig
 
 
@@ -49,6 +51,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=6)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--compile", action="store_true", help="also try torch.compile")
+    p.add_argument("--methods", nargs="+", default=None, choices=METHODS.names(),
+                   help="compare these methods (channels_last, Adam) instead of SimCLR's memory-format variants")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -61,18 +65,21 @@ def main() -> None:
     pil = pil_pipeline()
     pil_images = [Image.fromarray(a) for a in data_np[:b]]
     print(f"threads={torch.get_num_threads()} width={args.width} blocks={args.blocks} batch={b}")
-    variants = [("contiguous", False, False, False), ("channels_last", True, False, False),
-                ("channels_last+fused_adam", True, False, True)]
+    variants = [("simclr", "contiguous", False, False, False), ("simclr", "channels_last", True, False, False),
+                ("simclr", "channels_last+fused_adam", True, False, True)]
     if args.compile:
-        variants.append(("channels_last+compile", True, True, False))
-    for label, cl, comp, fused in variants:
+        variants.append(("simclr", "channels_last+compile", True, True, False))
+    if args.methods:
+        variants = [(m, f"{m}, channels_last", True, False, False) for m in args.methods]
+    for method, label, cl, comp, fused in variants:
         torch.manual_seed(0)
-        model = SimCLRModel(build_encoder(PretrainConfig(width=args.width, blocks=tuple(args.blocks))))
+        model = build_model(PretrainConfig(width=args.width, blocks=tuple(args.blocks), method=method))
         fmt = torch.channels_last if cl else torch.contiguous_format
         model = model.to(memory_format=fmt)
         if comp:
             model = torch.compile(model)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True if fused else None)
+        trainable = [q for q in model.parameters() if q.requires_grad]  # momentum networks take no gradient
+        opt = torch.optim.Adam(trainable, lr=1e-3, fused=True if fused else None)
         fixed = torch.rand(2 * b, 3, 32, 32).contiguous(memory_format=fmt)
 
         def bare():
@@ -88,7 +95,7 @@ def main() -> None:
             train_step(model, opt, views.contiguous(memory_format=fmt))
 
         r_bare, r_loop, r_pil = (_time(f, args.steps, b) for f in (bare, loop, pil_loop))
-        print(f"{label:>22}: bare {r_bare:7.1f} img/s | loop {r_loop:7.1f} ({r_loop / r_bare:.2f}× bare) | "
+        print(f"{label:>24}: bare {r_bare:7.1f} img/s | loop {r_loop:7.1f} ({r_loop / r_bare:.2f}× bare) | "
               f"per-image PIL {r_pil:7.1f} ({r_pil / r_bare:.2f}× bare)")
 
     augmentation_alone(data[:b], pil_images, cfg, g, pil)
