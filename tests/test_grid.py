@@ -15,6 +15,7 @@ import pytest
 from benchmark.encoder_cache import MANIFEST, EncoderCache
 from benchmark.grid import format_plan, load_grid, plan
 from benchmark.run import main
+from benchmark.ssl.methods import METHODS
 from benchmark.runner import Options
 from benchmark.core.settings import PretrainConfig
 
@@ -26,8 +27,9 @@ SMALL = ["--attack", "none", "--set", "pretrain.epochs=3", "--set", "pretrain.ch
 COMPARED = ("tasks", "targets", "metrics", "mean_clean_accuracy", "mean_poisoned_accuracy")
 
 
-def _cmd(results, cache):
-    return [sys.executable, "-m", "benchmark.run", "--results-dir", str(results), "--cache-dir", str(cache), *SMALL]
+def _cmd(results, cache, *extra):
+    return [sys.executable, "-m", "benchmark.run", "--results-dir", str(results), "--cache-dir", str(cache), *SMALL,
+            *extra]
 
 
 def _record(results):
@@ -55,9 +57,12 @@ def test_dry_run_plans_without_training(tmp_path, capsys):
     assert "4 jobs" in capsys.readouterr().out
 
 
-def test_killed_run_resumes_to_the_same_record(tmp_path):
-    subprocess.run(_cmd(tmp_path / "a", tmp_path / "ca"), cwd=ROOT, check=True, capture_output=True)
-    proc = subprocess.Popen(_cmd(tmp_path / "b", tmp_path / "cb"), cwd=ROOT, stdout=subprocess.DEVNULL,
+@pytest.mark.parametrize("method", METHODS.names())
+def test_killed_run_resumes_to_the_same_record(tmp_path, method):
+    """A real SIGKILL mid-pre-training, for every method: its momentum networks and queue resume too."""
+    method_set = ("--set", f"pretrain.method={method}")
+    subprocess.run(_cmd(tmp_path / "a", tmp_path / "ca", *method_set), cwd=ROOT, check=True, capture_output=True)
+    proc = subprocess.Popen(_cmd(tmp_path / "b", tmp_path / "cb", *method_set), cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not list((tmp_path / "cb").rglob("last.safetensors")):
@@ -67,8 +72,9 @@ def test_killed_run_resumes_to_the_same_record(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not list((tmp_path / "b").rglob("*.json")), "a killed run left a record"
-    subprocess.run(_cmd(tmp_path / "b", tmp_path / "cb"), cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(_cmd(tmp_path / "b", tmp_path / "cb", *method_set), cwd=ROOT, check=True, capture_output=True)
     a, b = _record(tmp_path / "a"), _record(tmp_path / "b")
+    assert a["ssl"] == method
     assert {k: a[k] for k in COMPARED} == {k: b[k] for k in COMPARED}
 
 
