@@ -18,6 +18,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from attacks.base import KINDS, THREATS, Attack
 from ..core.config import load_tier
 from .context import CheckContext, surrogate_context
 from .shared_checks import constructible_from_defaults, parameters_serialisable, smoke_tier_within_budget
@@ -73,6 +74,34 @@ def _crafted(ctx: CheckContext):
 
 def _weights(module) -> list:
     return [v.detach().clone() for v in module.state_dict().values()]
+
+
+# The method each threat's harness branch calls (benchmark/pipeline.py:_poison).
+THREAT_METHOD = {"data": "craft", "model": "poison_model", "release": "poison_release"}
+
+
+def kind_and_threat_declared(ctx: CheckContext) -> Optional[str]:
+    a = _attack(ctx)
+    assert a.kind in KINDS, f"kind {a.kind!r} is not one of {KINDS}"
+    assert a.threat in THREATS, f"threat {a.threat!r} is not one of {THREATS}"
+    method = THREAT_METHOD[a.threat]
+    assert getattr(type(a), method) is not getattr(Attack, method), \
+        f"threat {a.threat!r} but {method} is not implemented (the harness calls it for that threat)"
+
+
+def backdoor_stamps_a_trigger(ctx: CheckContext) -> Optional[str]:
+    a = _attack(ctx)
+    if a.kind != "backdoor":
+        return f"a {a.kind} attack has no trigger"
+    given = ctx.world.clean[:8]
+    before = given.copy()
+    for target_id in range(len(ctx.world.targets)):
+        out = a.stamp(given, target_id)
+        assert isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == given.shape, \
+            f"stamp must return uint8 images of the given shape {given.shape}"
+        assert not np.array_equal(out, given), f"stamp(·, {target_id}) left every image unchanged: no trigger"
+        assert np.array_equal(given, before), "stamp mutated the images it was given"
+    return None
 
 
 def output_well_formed(ctx: CheckContext) -> Optional[str]:
@@ -150,5 +179,6 @@ def no_leakage(ctx: CheckContext) -> Optional[str]:
     assert not hits, f"the attack's module refers to {', '.join(hits)}"
 
 
-ATTACK_CHECKS = (constructible_from_defaults, parameters_serialisable, output_well_formed, respects_budget,
+ATTACK_CHECKS = (constructible_from_defaults, parameters_serialisable, kind_and_threat_declared,
+                 backdoor_stamps_a_trigger, output_well_formed, respects_budget,
                  does_not_mutate_inputs, deterministic_for_seed, no_leakage, smoke_tier_within_budget)
