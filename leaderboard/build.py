@@ -202,9 +202,11 @@ def attack_table(rows_of_attack, attack: str, cov, na=frozenset()) -> str:
 
 
 def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-PoisonBench leaderboard",
-                    figures: bool = True) -> str:
+                    figures: bool = True, stages_from: Optional[List[Dict[str, Any]]] = None) -> str:
     """The board as markdown; ``figures=False`` leaves out the image links (a terminal print, where
-    :func:`write_figures` has not run)."""
+    :func:`write_figures` has not run). ``stages_from``: records (default ``records``) from which a
+    defense's stage is learnt for the not-applicable cells — a defense's stage is the same in every
+    grid, so a grid whose pre-/in-processing cells have not run yet still shows them as such."""
     out = [f"# {title}\n"] if title else []
     if not records:
         return "\n".join(out + ["No result records found.\n"])
@@ -230,7 +232,7 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
         out.append(_provenance([r for r in records if r["tier"] == tier and r["grid_hash"] == grid]))
         mine = [r for r in records if r["tier"] == tier and r["grid_hash"] == grid]
         declared = declared_grid(tier, grid)
-        na = inapplicable(mine)
+        na = inapplicable(mine, records if stages_from is None else stages_from)
         cov = {c: v for c, v in coverage(mine, declared.jobs).items() if c not in na} if declared else {}
         for attack in sorted(set(grp.attack) | {a for a, _ in cov}):
             out += [f"### Attack `{attack}`\n", attack_table(grp[grp.attack == attack], attack, cov, na), ""]
@@ -264,8 +266,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="build the board of this grid when the results hold several (they are refused otherwise)")
     args = p.parse_args(argv)
     try:
-        records = select_grid(load_records(args.results_dir), args.grid)
-        text = render_markdown(records)
+        loaded = load_records(args.results_dir)
+        records = select_grid(loaded, args.grid)
+        text = render_markdown(records, stages_from=loaded)
     except BenchmarkError as exc:
         return report(exc)
     atomic_write_bytes(args.output, text.encode())

@@ -31,12 +31,14 @@ def declared_grid(tier: str, grid_hash: str):
     return None
 
 
-def inapplicable(records: List[Dict[str, Any]]) -> Set[Cell]:
+def inapplicable(records: List[Dict[str, Any]], stages_from: Optional[List[Dict[str, Any]]] = None) -> Set[Cell]:
     """(attack, defense) pairs the harness never runs, read from the records alone: every attack whose
     records say it poisons the model (``attack_threat``) with every defense recorded at the pre- or
-    in-processing stage (:func:`benchmark.pipeline.not_applicable` is the harness's side of the rule)."""
+    in-processing stage — in ``stages_from`` (default: the same records; a defense's stage is the same
+    in every grid) — (:func:`benchmark.pipeline.not_applicable` is the harness's side of the rule)."""
     model = {r["attack"] for r in records if r.get("attack_threat") == "model"}
-    data = {r["defense"] for r in records if r.get("config", {}).get("defense", {}).get("stage") in ("pre", "in")}
+    data = {r["defense"] for r in (records if stages_from is None else stages_from)
+            if r.get("config", {}).get("defense", {}).get("stage") in ("pre", "in")}
     return {(a, d) for a in model for d in data}
 
 
