@@ -232,7 +232,7 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
         out.append(_provenance([r for r in records if r["tier"] == tier and r["grid_hash"] == grid]))
         mine = [r for r in records if r["tier"] == tier and r["grid_hash"] == grid]
         declared = declared_grid(tier, grid)
-        na = inapplicable(mine, records if stages_from is None else stages_from)
+        na = inapplicable(mine, stages_from or records)
         cov = {c: v for c, v in coverage(mine, declared.jobs).items() if c not in na} if declared else {}
         for attack in sorted(set(grp.attack) | {a for a, _ in cov}):
             out += [f"### Attack `{attack}`\n", attack_table(grp[grp.attack == attack], attack, cov, na), ""]
