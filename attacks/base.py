@@ -48,8 +48,9 @@ KINDS = ("targeted", "backdoor", "indiscriminate")
 # attack of the PoisonedEncoder family); "model" — a backdoored encoder delivered in place of the
 # clean one (BadEncoder, Jia et al. S&P 2022), where pre- and in-processing defenses do not apply;
 # "release" — the attacker publishes the victim's whole pre-training set, every image perturbed
-# within an L∞ budget (Contrastive Poisoning, He et al. ICLR 2023).
-THREATS = ("data", "model", "release")
+# within an L∞ budget (Contrastive Poisoning, He et al. ICLR 2023). Each maps to the method the
+# harness calls for it (benchmark/pipeline.py:_poison), which such an attack must implement.
+THREATS = {"data": "craft", "model": "poison_model", "release": "poison_release"}
 
 
 class Attack:

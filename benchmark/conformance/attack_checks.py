@@ -76,15 +76,11 @@ def _weights(module) -> list:
     return [v.detach().clone() for v in module.state_dict().values()]
 
 
-# The method each threat's harness branch calls (benchmark/pipeline.py:_poison).
-THREAT_METHOD = {"data": "craft", "model": "poison_model", "release": "poison_release"}
-
-
 def kind_and_threat_declared(ctx: CheckContext) -> Optional[str]:
     a = _attack(ctx)
     assert a.kind in KINDS, f"kind {a.kind!r} is not one of {KINDS}"
-    assert a.threat in THREATS, f"threat {a.threat!r} is not one of {THREATS}"
-    method = THREAT_METHOD[a.threat]
+    assert a.threat in THREATS, f"threat {a.threat!r} is not one of {tuple(THREATS)}"
+    method = THREATS[a.threat]
     assert getattr(type(a), method) is not getattr(Attack, method), \
         f"threat {a.threat!r} but {method} is not implemented (the harness calls it for that threat)"
 
