@@ -81,7 +81,8 @@ def _floats(images: np.ndarray, device) -> torch.Tensor:
 
 
 def backdoor(encoder: nn.Module, shadow: np.ndarray, references: Sequence[np.ndarray], epochs: int, seed: int,
-             batch_size: int = 256, lr: float = 1e-3, device: str = "cpu", side: int = TRIGGER_SIDE) -> nn.Module:
+             batch_size: int = 256, lr: float = 1e-3, device: str = "cpu", side: int = TRIGGER_SIDE,
+             weights: Sequence[float] = (1.0, 1.0, 1.0)) -> nn.Module:
     """f′: a copy of ``encoder`` fine-tuned with :func:`badencoder_loss` on ``shadow`` (uint8 images),
     target i's trigger toward ``references[i]`` (uint8 Rᵢ×32×32×3); ``encoder`` is left unchanged."""
     clean = copy.deepcopy(encoder).to(device).eval()
@@ -106,7 +107,7 @@ def backdoor(encoder: nn.Module, shadow: np.ndarray, references: Sequence[np.nda
                 f_x_clean = clean(x)
             f_xt = student(xt).split([len(grp) for grp in groups])
             f_ref = student(torch.cat(refs)).split(sizes)
-            loss = badencoder_loss(f_xt, f_ref, f_ref_clean, student(x), f_x_clean)
+            loss = badencoder_loss(f_xt, f_ref, f_ref_clean, student(x), f_x_clean, weights)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -121,7 +122,8 @@ class BadEncoder(Attack):
     threat = "model"
 
     def __init__(self, shadow_size: int = 1000, epochs: int = 60, lr: float = 0.01, batch_size: int = 64,
-                 n_references: int = 10, trigger_side: int = TRIGGER_SIDE):
+                 n_references: int = 10, trigger_side: int = TRIGGER_SIDE, lambda1: float = 1.0,
+                 lambda2: float = 1.0):
         if not 1 <= int(epochs) <= 10_000 or not 2 <= int(batch_size) <= 4096 or not 0 < float(lr) <= 1:
             raise BenchmarkError(f"bad_encoder needs 1 <= epochs <= 10000, 2 <= batch_size <= 4096 and 0 < lr <= 1, "
                                  f"got {epochs}, {batch_size}, {lr}")
@@ -130,6 +132,9 @@ class BadEncoder(Attack):
                                  f"shadow_size >= 2, got {n_references}, {trigger_side}, {shadow_size}")
         self.shadow_size, self.epochs, self.lr = int(shadow_size), int(epochs), float(lr)
         self.batch_size, self.n_references, self.trigger_side = int(batch_size), int(n_references), int(trigger_side)
+        if not (0 <= float(lambda1) <= 100 and 0 <= float(lambda2) <= 100):
+            raise BenchmarkError(f"bad_encoder needs 0 <= lambda1, lambda2 <= 100, got {lambda1}, {lambda2}")
+        self.lambda1, self.lambda2 = float(lambda1), float(lambda2)
 
     def stamp(self, images: np.ndarray, target_id: int) -> np.ndarray:
         return stamp_corner(images, self.trigger_side, target_id)
@@ -137,4 +142,4 @@ class BadEncoder(Attack):
     def poison_model(self, encoder: nn.Module, shadow: np.ndarray, targets: List[AttackTarget], seed: int,
                      device: str = "cpu") -> nn.Module:
         return backdoor(encoder, shadow, [t.references[:self.n_references] for t in targets], self.epochs, seed,
-                        self.batch_size, self.lr, device, self.trigger_side)
+                        self.batch_size, self.lr, device, self.trigger_side, (1.0, self.lambda1, self.lambda2))

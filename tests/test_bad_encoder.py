@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from attacks import create_attack
+from attacks.base import AttackTarget
 from attacks.bad_encoder import backdoor, badencoder_loss, stamp_corner, trigger_of
 
 
@@ -75,3 +77,21 @@ def test_fine_tuning_pulls_triggered_inputs_to_the_reference_and_keeps_clean_fea
     to_ref = [F.cosine_similarity(feats(m, stamp_corner(probe)), feats(m, refs)).mean() for m in (enc, bad)]
     kept = F.cosine_similarity(feats(bad, probe), feats(enc, probe)).mean()
     assert to_ref[0] < 0.2 and to_ref[1] > 0.9 and kept > 0.5                     # measured: −0.04 → 0.98, 0.60
+
+
+def test_the_utility_weight_keeps_the_shadow_sets_features():
+    """λ2 (the paper's weight of the utility term) is the attack's parameter and reaches the loss:
+    with λ2 = 0 nothing holds the shadow inputs' features, with λ2 = 5 they stay the clean encoder's."""
+    torch.manual_seed(0)
+    enc = Linear().eval()
+    rng = np.random.default_rng(0)
+    shadow = rng.integers(0, 256, (256, 32, 32, 3), dtype=np.uint8)
+    refs = rng.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
+    x = torch.from_numpy(shadow[:64]).permute(0, 3, 1, 2).float() / 255
+    kept = []
+    for lambda2 in (0.0, 5.0):
+        bad = create_attack("bad_encoder", epochs=10, batch_size=64, lr=0.01, n_references=1, lambda2=lambda2)
+        model = bad.poison_model(enc, shadow, [AttackTarget(image=refs[0], references=refs, n_poisons=0)], seed=0)
+        with torch.no_grad():
+            kept.append(F.cosine_similarity(model(x), enc(x)).mean().item())
+    assert kept[0] < 0.9 and kept[1] > 0.99, kept                 # measured: 0.864, 0.999
