@@ -59,6 +59,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     width = max(len(r.name) for _, r in results)
     for kind, r in results:
         print(f"{r.status:4}  {kind:7}  {r.name:{width}}  {r.reason}".rstrip())
+    for kind in dict(results):
+        isolation = getattr((defenses.DEFENSES if kind == "defense" else attacks.ATTACKS).get(name), "isolation", "")
+        if isolation:
+            print(f"{kind} {name} ran in a child process; {isolation}")
     failed = sum(r.status == FAIL for _, r in results)
     print(f"{name}: {len(results) - failed} of {len(results)} checks did not fail" + (f", {failed} failed" if failed else ""))
     return 1 if failed else 0

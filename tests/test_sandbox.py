@@ -16,8 +16,9 @@ from benchmark.core.metrics import detection_rates
 from benchmark.core.settings import PretrainConfig, ProbeConfig
 from benchmark.defended import apply_sanitize, run_defense
 from benchmark.encoder_cache import EncoderCache
-from benchmark.sandbox import codec, wire
+from benchmark.sandbox import codec, landlock, wire
 from benchmark.sandbox.defense import content_order
+from benchmark.sandbox.process import ROOT
 from benchmark.sandbox.remote import set_hook_seconds
 from benchmark.trainer import PlanningTrainer
 from defenses.base import Operating
@@ -180,3 +181,31 @@ def test_a_submitted_model_poisoning_attack_is_refused_in_one_line(tmp_path):
         "@register_attack('sb_modeller')\nclass Modeller(Attack):\n    kind = 'backdoor'\n    threat = 'model'\n")
     with pytest.raises(BenchmarkError, match="model-poisoning or release attacks .* not supported"):
         plugins.load_submission(folder)
+
+
+@pytest.mark.skipif(landlock.abi_version() < 1, reason="this kernel has no Landlock")
+def test_a_confined_plugin_cannot_open_files_outside_its_folder_or_signal_the_harness(tmp_path):
+    """The cheats that need the disk — the cache's clean checkpoint, earlier records, the data — and
+    a plugin that would kill the harness: refused by the kernel, each a one-line error."""
+    secret = tmp_path / "cache" / "clean.safetensors"
+    secret.parent.mkdir()
+    secret.write_text("the clean encoder")
+    images = np.zeros((4, 32, 32, 3), np.uint8)
+    reader = _plugin(tmp_path, "sb_reader", "    def sanitize(self, images, rng, trainer=None):\n"
+                     f"        open({str(secret)!r}).read()\n")
+    with pytest.raises(BenchmarkError, match="PermissionError.*Permission denied"):
+        apply_sanitize(reader, images, np.random.default_rng(0))
+    lister = _plugin(tmp_path, "sb_lister", "    def sanitize(self, images, rng, trainer=None):\n"
+                     f"        os.listdir({str(ROOT)!r})\n")
+    with pytest.raises(BenchmarkError, match="Permission denied"):
+        apply_sanitize(lister, images, np.random.default_rng(0))
+    scratch = _plugin(tmp_path, "sb_scratch", "    def sanitize(self, images, rng, trainer=None):\n"
+                      "        import tempfile\n        with tempfile.TemporaryFile() as f: f.write(b'x')\n"
+                      "        return np.ones(len(images), bool)\n")
+    assert apply_sanitize(scratch, images, np.random.default_rng(0))[1].all()   # its own scratch space works
+    assert "Landlock" in type(scratch).isolation
+    if landlock.abi_version() >= 6:
+        killer = _plugin(tmp_path, "sb_killer", "    def sanitize(self, images, rng, trainer=None):\n"
+                         "        os.kill(os.getppid(), 9)\n")
+        with pytest.raises(BenchmarkError, match="Operation not permitted"):
+            apply_sanitize(killer, images, np.random.default_rng(0))

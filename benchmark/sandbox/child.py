@@ -31,7 +31,12 @@ from ..core.errors import BenchmarkError
 from ..core.settings import PretrainConfig
 from ..plugins import KINDS, check_readme
 from ..ssl.simclr import SimCLRModel, build_encoder
-from . import codec, wire
+from . import codec, landlock, wire
+from .process import ROOT
+
+
+# The repository's packages a plugin may import; the root itself is not readable (results/, caches).
+CODE_PACKAGES = ("benchmark", "attacks", "defenses")
 
 
 class Channel:
@@ -155,6 +160,20 @@ def _source_of(cls: type) -> str:
         return ""
 
 
+def confine(source: Dict[str, str]) -> str:
+    """Before the plugin's first line runs, limit what this process can open (Landlock): code, the
+    plugin's folder and the working directory. Where the kernel lacks Landlock the child runs
+    unconfined and says so (the description is shown by ``benchmark.check``)."""
+    folder = [str(Path(source["folder"]).resolve())] if "folder" in source else []
+    work = os.getcwd()
+    try:
+        described = landlock.confine(landlock.code_paths(sys.path, ROOT, CODE_PACKAGES) + folder, [work])
+    except OSError as exc:
+        return f"process only (no Landlock: {exc.strerror})"
+    os.environ["TMPDIR"] = tempfile.tempdir = work     # scratch files go where the plugin may write
+    return described
+
+
 def digest(arrays: codec.Arrays) -> str:
     h = hashlib.sha1()
     for name in sorted(arrays):
@@ -172,8 +191,10 @@ class Worker:
         self.trainers: Dict[int, RemoteTrainer] = {}
 
     def load(self, msg, arrays):
-        self.cls = load_class(str(msg["kind"]), dict(msg["source"]))
-        return {"info": describe(self.cls)}, {}
+        source = dict(msg["source"])
+        isolation = confine(source)
+        self.cls = load_class(str(msg["kind"]), source)
+        return {"info": {**describe(self.cls), "isolation": isolation}}, {}
 
     def create(self, msg, arrays):
         inst = self.cls(**dict(msg["params"]))
@@ -227,6 +248,7 @@ def main() -> None:
     inp = sys.stdin.buffer
     sys.stdin = open(os.devnull)
     sys.argv = [sys.argv[0]]
+    os.environ["JOBLIB_MULTIPROCESSING"] = "0"   # its semaphores need /dev/shm, which a confined child cannot open
     os.chdir(tempfile.mkdtemp(prefix="cl-poisonbench-plugin-"))
     torch.set_num_threads(int(os.environ.get("CL_POISONBENCH_PLUGIN_THREADS", torch.get_num_threads())))
     Worker(Channel(inp, out)).serve()

@@ -80,4 +80,5 @@ def proxy_class(base: type, name: str, process: PluginProcess, info: Dict[str, A
         [self_param] + [inspect.Parameter(str(p), inspect.Parameter.KEYWORD_ONLY, default=d) for p, d in info["params"]])
     return type(f"Isolated_{name}", (base,), {"__init__": __init__, "process": process, "version": str(info["version"]),
                                               "authors": str(info["authors"]), "plugin_source": source_text,
+                                              "isolation": str(info.get("isolation", "")),
                                               "__module__": base.__module__, **attributes})
