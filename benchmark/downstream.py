@@ -53,7 +53,10 @@ class FeatureMemo:
         self.device, self.store = device, store
         self._store: Dict = {}
 
-    def __call__(self, member, split_id: str, images: np.ndarray) -> np.ndarray:
+    def __call__(self, member, split_id: str, images: np.ndarray, keep: bool = True) -> np.ndarray:
+        """The features of ``member`` on ``images``; ``keep=False`` computes (or reads from the disk
+        store) without holding them here — an ensemble's members are each probed once, and 100
+        members' features of every split would hold gigabytes."""
         encoder = module_of(member)
         key = (id(encoder), split_id)
         if key not in self._store:
@@ -62,6 +65,8 @@ class FeatureMemo:
             feats = self.store.get(getattr(member, "key", None), images, compute) if self.store else compute()
             if not np.isfinite(feats).all():  # a diverged encoder must never reach a record
                 raise BenchmarkError(f"non-finite features from encoder {getattr(member, 'key', '?')} on {split_id}")
+            if not keep:
+                return feats
             self._store[key] = (encoder, feats)
         return self._store[key][1]
 
@@ -72,14 +77,15 @@ def predict_task(encoders, cfg: ProbeConfig, task: str, splits, seed: int, memo:
     inputs) by the same probes, when given."""
     train, test = splits["train"], splits["test"]
     preds, feats, extra_preds = [], [], []
+    keep = len(encoders) == 1   # a single encoder may serve two operating points; members serve one
     for i, member in enumerate(encoders):
-        f_train = memo(member, f"{task}/train", train.images)
-        f_test = memo(member, f"{task}/test", test.images)
+        f_train = memo(member, f"{task}/train", train.images, keep)
+        f_test = memo(member, f"{task}/test", test.images, keep)
         probe_model = LinearProbe(cfg, train.num_classes, seed + i, memo.device).fit(f_train, train.labels)
         preds.append(probe_model.predict(f_test))
         feats.append(f_test)
         if extra is not None:
-            extra_preds.append(probe_model.predict(memo(member, f"{task}/triggered", extra)))
+            extra_preds.append(probe_model.predict(memo(member, f"{task}/triggered", extra, keep)))
     if len(preds) == 1:
         return TaskPredictions(preds[0], feats, extra_prediction=extra_preds[0] if extra_preds else None)
     votes = vote_counts(np.stack(preds), train.num_classes)
