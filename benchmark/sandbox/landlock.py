@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence
@@ -53,12 +54,13 @@ class PathBeneathAttr(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
+# Linux only: the syscall numbers above mean something else on other kernels.
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
 def abi_version() -> int:
-    """The kernel's Landlock ABI version, 0 where Landlock is absent or disabled."""
-    if not hasattr(_libc, "syscall"):
+    """The kernel's Landlock ABI version, 0 where Landlock is absent or disabled (or not Linux)."""
+    if _libc is None or not hasattr(_libc, "syscall"):
         return 0
     version = _libc.syscall(ctypes.c_long(SYS_CREATE_RULESET), None, ctypes.c_size_t(0),
                             ctypes.c_uint32(CREATE_RULESET_VERSION))
