@@ -117,8 +117,9 @@ EXPERIMENTS: Dict[str, Experiment] = {
                      "CA: the clean encoder; PA: the defended pipeline on the released set. Paper figures: the "
                      "authors' README (He, Zha, Katabi, ICLR 2023; linear probe, SimCLR from scratch on CIFAR-10). "
                      "The last row is matrix completion's cost on clean data: its drop is what the defense "
-                     "costs when there is no attack. Attack CPU-s: crafting the release (stored, so paid once per "
-                     "seed); defense CPU-s: sanitising and pre-training the defended encoder."),
+                     "costs when there is no attack. Crafting s: wall seconds crafting the release took (stored, so "
+                     "paid once per seed and shared by its cells; 0 without an attack); defense CPU-s: sanitising "
+                     "and pre-training the defended encoder."),
     "table5": Experiment("Table 5 — PoisonedEncoder across contrastive learning algorithms", "asr",
                          [Cell("simclr", "poisoned_encoder", {}, TABLE5_ASR["simclr"]),
                           Cell("moco_v2", "poisoned_encoder", {"pretrain.method": "moco_v2", "pretrain.temperature": 0.2},

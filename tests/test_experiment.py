@@ -129,7 +129,9 @@ def test_an_indiscriminate_experiment_reads_the_drop_over_seeds_from_the_records
     from benchmark.experiment import indiscriminate_metrics
     def rec(ca, pa):
         return {"tasks": {"a": {"clean_accuracy": ca, "poisoned_accuracy": pa}}, "mean_clean_accuracy": ca,
-                "mean_poisoned_accuracy": pa, "cost": {"stages": {"attack": {"cpu_seconds": 30.0}}}}
+                "mean_poisoned_accuracy": pa, "cost": {"stages": {"attack": {"cpu_seconds": 0.1, "wall_seconds": 0.1}}},
+                "attack_meta": {"craft_seconds": 30.0, "from_cache": True}}
+    # Read from the store, the cell spent ~0 s on the attack: the release's own crafting time is reported.
     m = indiscriminate_metrics([rec(0.6, 0.5), rec(0.6, 0.4), rec(0.6, 0.3)])   # drops 0.1, 0.2, 0.3
     assert m["accuracy_drop"] == pytest.approx(0.2) and m["pa"] == pytest.approx(0.4) and m["defense_seconds"] == 0
     text = render("cp", "cpu_continued", [(EXPERIMENTS["cp"].cells[1], m)])
