@@ -11,6 +11,7 @@ the trend the paper reports instead of a number.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ from .core.settings import TierConfig
 from .named_experiments import EXPERIMENTS, SHIFT_NOTE, Cell, Experiment
 from .pipeline import PlannedPoisons, changed_config, create_entries, load_config, load_data, run_pipeline
 from .runner import Options, run_cell
-from .core.store import atomic_write_bytes, default_cache_dir
+from .core.store import atomic_write_bytes, config_hash, default_cache_dir
 from .trainer import PlanningTrainer
 
 def backdoor_metrics(recs: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -89,6 +90,17 @@ def measure(name: str, cfg: TierConfig, options, seeds: List[int], log=print) ->
     return rows
 
 
+def cell_options(cell: Cell, options: Options) -> Options:
+    """Where a cell's records go. A record's path is (tier, grid hash, attack, defense, seed) and the
+    grid hash leaves defense parameters out (a grid has one row per defense), so two cells that
+    differ only in a defense parameter would share one path, each overwriting the other's record:
+    such a cell gets a folder of its own, named by its defense changes."""
+    changes = {k: v for k, v in cell.changes.items() if k.startswith("defense.")}
+    if not changes:
+        return options
+    return dataclasses.replace(options, results_dir=options.results_dir / f"defense-{config_hash(changes, 10)}")
+
+
 def cell_records(cells: List[Cell], cfgs: List[TierConfig], seeds: List[int], options, data, log=print):
     """{(cell index, seed): record path}, running what is missing. A (cell, seed) that another
     process is computing is deferred to a second pass, so two `benchmark.experiment` processes on
@@ -98,7 +110,8 @@ def cell_records(cells: List[Cell], cfgs: List[TierConfig], seeds: List[int], op
         for i, (cell, cell_cfg) in enumerate(zip(cells, cfgs)):
             for s in seeds:
                 if (i, s) not in paths:
-                    path = run_cell(cell_cfg, cell.attack, cell.defense, s, options, data=data, log=log, wait=wait)
+                    path = run_cell(cell_cfg, cell.attack, cell.defense, s, cell_options(cell, options), data=data,
+                                    log=log, wait=wait)
                     if path is not None:
                         paths[i, s] = path
     return paths

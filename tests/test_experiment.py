@@ -138,3 +138,17 @@ def test_an_indiscriminate_experiment_reads_the_drop_over_seeds_from_the_records
     # t(2) = 4.303, sd 0.1: half-width 0.248
     assert "| CP class-wise | 0.600 | 0.400 | +0.200 [-0.048, +0.448] | +0.200 [-0.048, +0.448] | 30 | 0 |" in text
     assert "Interval: t over seeds" in text
+
+
+def test_cells_that_differ_only_in_a_defense_parameter_get_distinct_record_paths(tmp_path):
+    """The grid hash leaves defense parameters out, so without their own folders the fine-tuning
+    fractions of one experiment would overwrite one record and every row would read the last one."""
+    from benchmark.core.config import load_tier
+    from benchmark.experiment import cell_options
+    from benchmark.pipeline import changed_config
+    from benchmark.runner import Options, record_path
+    cfg, options = load_tier("smoke"), Options(results_dir=tmp_path)
+    cells = EXPERIMENTS["badencoder"].cells
+    paths = [record_path(cell_options(c, options), changed_config(cfg, c.changes), c.attack, c.defense, 0) for c in cells]
+    assert len(set(paths)) == len(cells)
+    assert paths[0] == record_path(options, cfg, "bad_encoder", "none", 0)   # no defense change: the grid's own path
