@@ -96,6 +96,20 @@ def _ssl_name(records: List[Dict[str, Any]], tier: str, grid: str) -> str:
     return SSL_NAMES.get(name, name)
 
 
+def threat_model(records: List[Dict[str, Any]]) -> str:
+    """The grid's data-poisoning threat model in one line, read from its records (the board never reads
+    a tier file): from-scratch pre-training, or continued pre-training of a named public backbone."""
+    tier = records[0].get("config", {}).get("tier", {})
+    init = tier.get("pretrain", {}).get("init")
+    how = (f"the victim continues pre-training from the public clean backbone `{init}` (the attacker knows it) "
+           if init else "the victim pre-trains from random weights ")
+    desc = tier.get("tier", {}).get("description")
+    model = sorted({r["attack"] for r in records if r.get("attack_threat") == "model"})
+    return (f"Threat model: {how}on a set holding the attacker's poisons" + (f" — {desc}" if desc else "")
+            + (f"; model poisoning ({', '.join(model)}): the attacker delivers a backdoored copy of the clean "
+               "encoder instead" if model else "") + ".\n")
+
+
 RANK_RULE = ("Rows are ranked by Pareto layer on (ASR, utility loss), both lower-better: rank 1 is the "
              "Pareto front, rank 2 the front of the rest, and so on; within a layer rows are listed by ASR. "
              "Rows whose ASR intervals overlap are not distinguishable at this number of targets.")
@@ -229,8 +243,9 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
         first = grp.iloc[0]
         out.append(f"## Tier `{tier}` — grid `{grid}` ({first['pretrain_set']} pre-training, "
                    f"{first['encoder']}, {_ssl_name(records, tier, grid)})\n")
-        out.append(_provenance([r for r in records if r["tier"] == tier and r["grid_hash"] == grid]))
         mine = [r for r in records if r["tier"] == tier and r["grid_hash"] == grid]
+        out.append(threat_model(mine))
+        out.append(_provenance(mine))
         declared = declared_grid(tier, grid)
         na = inapplicable(mine, stages_from or records)
         cov = {c: v for c, v in coverage(mine, declared.jobs).items() if c not in na} if declared else {}

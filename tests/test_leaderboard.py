@@ -347,3 +347,15 @@ def test_a_backdoor_rows_interval_is_over_seeds_not_over_triggered_inputs():
     assert "0.40 [0.15, 0.65]" in md and "Backdoor attacks (CorruptEncoder, BadEncoder)" in md
     assert "Backdoor attacks" not in render_markdown(RECORDS)   # the legend only where a backdoor row is
     assert task_table(recs).iloc[0]["asr"] == pytest.approx(0.40)
+
+
+def test_the_threat_model_line_follows_the_records():
+    from leaderboard.build import threat_model
+
+    def rec(init=None, threat="data", attack="poisoned_encoder"):
+        return {"attack": attack, "attack_threat": threat,
+                "config": {"tier": {"pretrain": {"init": init}, "tier": {"description": "d"}}}}
+    assert threat_model([rec()]).startswith("Threat model: the victim pre-trains from random weights")
+    line = threat_model([rec("bb"), rec("bb", "model", "bad_encoder")])
+    assert "continues pre-training from the public clean backbone `bb`" in line and " — d;" in line
+    assert "model poisoning (bad_encoder)" in line and "model poisoning" not in threat_model([rec("bb")])
