@@ -15,7 +15,9 @@ x + δ a valid image; ``rounds`` times.
 
 Variants (``mode``): ``"sample"`` — one δ per image (CP-S); ``"class"`` — one δ per class (CP-C; the
 publisher knows its labels), whose gradient sums over the class's images in the batch. One code
-path: a δ table and the row each image reads (its index, or its label).
+path: a δ table and the row each image reads (its index, or its label). ``"random"`` is the control,
+not an attack: each pixel of each image moved by ±ε with a fair coin and no optimisation (the corners
+of the ball, where CP's signed steps end up) — what the same budget costs when it is not a shortcut.
 
 Adaptation *(chosen; the paper trains its surrogate from scratch for hundreds of epochs)*: the
 surrogate starts from the harness's (the public backbone with a fresh projection head under
@@ -38,7 +40,7 @@ from benchmark.ssl.losses import nt_xent
 
 from .base import Attack, PoisonSet, register_attack
 
-MODES = ("sample", "class")
+MODES = ("sample", "class", "random")
 
 
 def contrastive_loss(model, x: torch.Tensor, cfg, g: torch.Generator) -> torch.Tensor:
@@ -134,12 +136,15 @@ class ContrastivePoisoning(Attack):
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         batch = min(cfg.batch_size, len(images))
         start, history = time.perf_counter(), []
-        for _ in range(self.rounds):
+        if self.mode == "random":
+            signs = torch.randint(0, 2, deltas.shape, generator=g, device=dev, dtype=torch.int8)
+            deltas = (signs.float() * 2 - 1) * self.eps
+        for _ in range(self.rounds if self.mode != "random" else 0):
             enc = [encoder_epoch(model, opt, data, deltas, rows, cfg, g, batch) for _ in range(self.encoder_epochs)]
             poisoned = delta_epoch(model, data, deltas, rows, cfg, g, batch, self.pgd_steps, self.step * self.eps, self.eps)
             history.append({"encoder_loss": enc[-1] if enc else None, "poison_loss": poisoned})
         released = (data + deltas[rows]).clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        passes = 2 * len(images) * self.rounds * (self.encoder_epochs + self.pgd_steps)
+        passes = 2 * len(images) * len(history) * (self.encoder_epochs + self.pgd_steps)
         meta: Dict[str, Any] = {"mode": self.mode, "craft_seconds": time.perf_counter() - start,
                                 "image_passes": passes, "rounds": history,
                                 "max_change": int(np.abs(released.astype(np.int16) - images).max()) if len(images) else 0}

@@ -76,6 +76,17 @@ def test_the_release_stays_within_its_budget_and_class_wise_delta_is_shared(mode
     assert all(same_class) if mode == "class" else not any(same_class)
 
 
+def test_the_random_control_moves_every_pixel_by_the_budget_without_optimising():
+    attack = attacks.create_attack("contrastive_poisoning", mode="random")
+    images = _images(32)   # values 40–215: no pixel is clamped at 0 or 255
+    out = attack.poison_release(images, np.arange(32) % 4, np.random.default_rng(0), _context(CFG))
+    change = out.images.astype(np.int16) - images
+    assert set(np.unique(change)) == {-8, 8} and 0.45 < float((change > 0).mean()) < 0.55
+    assert out.meta["image_passes"] == 0 and out.meta["rounds"] == []
+    again = attack.poison_release(images, np.arange(32) % 4, np.random.default_rng(1), _context(CFG))
+    assert not np.array_equal(again.images, out.images)
+
+
 def test_the_planner_stands_in_a_set_of_the_right_shape_that_is_not_the_clean_one():
     images = _images(8)
     pretrain = ImageDataset("set", images, np.zeros(8, np.int64))
