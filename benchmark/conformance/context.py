@@ -43,10 +43,12 @@ class World:
 
 
 @lru_cache(maxsize=2)
-def make_world(seed: int = 0) -> World:
-    """Built once per process and seed (checks only read it: hooks get copies)."""
+def make_world(seed: int = 0, salt: str = "") -> World:
+    """Built once per process, seed and synthetic-world salt (checks only read it: hooks get copies)."""
     cfg = load_tier("smoke", ["pretrain.width=4", "pretrain.blocks=[1,1]"])
-    split = load_split("synthetic", "train", limit=400)
+    # The checks use the public world (salt ""): a verdict must not depend on the machine. A plugin
+    # that re-derives it can pass them, and gains nothing in a run, drawn with the installation's salt.
+    split = load_split("synthetic", "train", limit=400, salt=salt)
     pool = split.images
     targets = [AttackTarget(pool[300 + i], pool[310 + 10 * i: 320 + 10 * i], 12) for i in range(2)]
     poisons = attacks.create_attack("poisoned_encoder").craft(targets, np.random.default_rng(seed))

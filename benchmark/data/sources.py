@@ -13,6 +13,7 @@ from . import synthetic
 from .image_folder import load_image_folder
 from .torchvision_sources import DOWNLOADABLE, load_torchvision
 from .types import ImageDataset
+from .world_salt import world_salt
 
 
 def stratified_indices(labels: np.ndarray, limit: Optional[int], seed: int = 0) -> np.ndarray:
@@ -48,9 +49,9 @@ def stratified_subset(ds: ImageDataset, limit: Optional[int], seed: int = 0) -> 
 
 
 @lru_cache(maxsize=16)
-def _load_full(name: str, split: str, data_root: Optional[str], download_root: Optional[str]) -> ImageDataset:
+def _load_full(name: str, split: str, data_root: Optional[str], download_root: Optional[str], salt: str) -> ImageDataset:
     if name in synthetic.NAMES:
-        return synthetic.load_synthetic(name, split)
+        return synthetic.load_synthetic(name, split, salt=salt)
     if data_root is not None:
         return load_image_folder(data_root, name, split)
     if download_root is not None:
@@ -61,10 +62,14 @@ def _load_full(name: str, split: str, data_root: Optional[str], download_root: O
 
 
 def load_split(name: str, split: str, data_root: Optional[str | Path] = None,
-               download_root: Optional[str | Path] = None, limit: Optional[int] = None) -> ImageDataset:
-    """Load one split; ``limit`` takes a fixed stratified subset."""
+               download_root: Optional[str | Path] = None, limit: Optional[int] = None,
+               salt: Optional[str] = None) -> ImageDataset:
+    """Load one split; ``limit`` takes a fixed stratified subset. A synthetic split is drawn with
+    ``salt`` ("" the public world; None this installation's secret one, :func:`world_salt`)."""
     if split not in ("train", "test"):
         raise BenchmarkError(f"unknown split '{split}' (train or test)")
+    if salt is None:
+        salt = world_salt() if name in synthetic.NAMES else ""
     ds = _load_full(name, split, None if data_root is None else str(Path(data_root).resolve()),
-                    None if download_root is None else str(download_root))
+                    None if download_root is None else str(download_root), salt)
     return stratified_subset(ds, limit)

@@ -9,11 +9,13 @@ contrastive pre-training learns features a linear probe can read. Factors of var
 * nuisance: position, size, rotation, foreground/background colours, background gradient, noise.
 
 ``synthetic`` (the pre-training pool) mixes all factors and is unlabeled. Images depend only on
-(dataset name, split, index range), so every machine produces the same bytes.
+(salt, dataset name, split, index range): the empty salt is the public world, the same bytes on
+every machine; runs use their installation's secret salt (``world_salt.py`` says why).
 """
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 
 import numpy as np
@@ -101,17 +103,19 @@ def render(shape: np.ndarray, pattern: np.ndarray, rng: np.random.Generator) -> 
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def _seed(name: str, split: str) -> int:
-    return zlib.crc32(f"cl-poisonbench/{name}/{split}".encode())
+def _seed(name: str, split: str, salt: str = "") -> int:
+    if not salt:  # the public world keeps the seeds every earlier release used
+        return zlib.crc32(f"cl-poisonbench/{name}/{split}".encode())
+    return int.from_bytes(hashlib.sha256(f"{salt}/cl-poisonbench/{name}/{split}".encode()).digest()[:16], "big")
 
 
-def load_synthetic(name: str, split: str, limit: int | None = None) -> ImageDataset:
-    """Generate a synthetic split. Deterministic: the same (name, split) gives the same bytes."""
+def load_synthetic(name: str, split: str, limit: int | None = None, salt: str = "") -> ImageDataset:
+    """Generate a synthetic split. Deterministic: the same (salt, name, split) gives the same bytes."""
     key = (name, split)
     if key not in SPLIT_SIZES:
         raise KeyError(key)
     n = SPLIT_SIZES[key] if limit is None else min(limit, SPLIT_SIZES[key])
-    rng = np.random.default_rng(_seed(name, split))
+    rng = np.random.default_rng(_seed(name, split, salt))
     shape_all = rng.integers(0, len(SHAPES), SPLIT_SIZES[key])
     pattern_all = rng.integers(0, len(PATTERNS), SPLIT_SIZES[key])
     shape, pattern = shape_all[:n], pattern_all[:n]
@@ -120,7 +124,7 @@ def load_synthetic(name: str, split: str, limit: int | None = None) -> ImageData
     # the full split, and memory stays bounded.
     for start in range(0, n, CHUNK):
         stop = min(SPLIT_SIZES[key], start + CHUNK)
-        chunk_rng = np.random.default_rng([_seed(name, split), start])
+        chunk_rng = np.random.default_rng([_seed(name, split, salt), start])
         chunks.append(render(shape_all[start:stop], pattern_all[start:stop], chunk_rng))
     images = np.concatenate(chunks)[:n] if chunks else np.zeros((0, SIZE, SIZE, 3), np.uint8)
     if name == "synth_shapes":
