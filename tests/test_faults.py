@@ -122,6 +122,19 @@ def test_tier_numbers_are_refused_before_any_work():
     assert np.isfinite(load_tier("smoke").pretrain.lr)
 
 
+@pytest.mark.parametrize("bad, message", [
+    ("defense.kmeans.k=NaN", "must be a finite number"), ("defense.kmeans.k=true", "must be an integer"),
+    ("defense.kmeans.k=2.5", "must be an integer"), ("defense.bagging.alpha=Infinity", "must be a finite number"),
+    ("defense.bagging.alpha=false", "must be a number"), ("attack.poisoned_encoder.crop_scale=[0.5, NaN]", "finite")])
+def test_entry_parameters_are_refused_before_any_work(tmp_path, capsys, bad, message):
+    """An attack's or defense's parameter reaches its ``__init__`` only if it is finite and of its
+    default's type: one line, exit 2, nothing written (``defense.kmeans.k=NaN`` was a traceback)."""
+    code = run_main(["--defense", "kmeans", "--set", bad, "--results-dir", str(tmp_path / "r"),
+                     "--cache-dir", str(tmp_path / "c"), "--no-progress", "--no-leaderboard"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and "\n" not in err and not (tmp_path / "r").exists()
+
+
 def test_a_hanging_hook_is_stopped_within_its_budget(monkeypatch):
     class Hangs(defenses.Defense):
         stage = "pre"

@@ -11,6 +11,7 @@ Tests are parametrized over ``names()`` so a new entry is checked against the wh
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any, Callable, Dict, List
 
 from .errors import BenchmarkError
@@ -47,16 +48,20 @@ class Registry:
         factory = self.get(name)
         try:
             return factory(**params)
-        except TypeError as exc:  # unknown keyword → user error, not a traceback
+        except (TypeError, ValueError) as exc:  # an unknown keyword or unusable value → user error, not a traceback
             raise BenchmarkError(f"bad parameters for {self.kind} '{name}': {exc}") from exc
 
-    def param_names(self, name: str) -> List[str]:
-        """The keyword parameters ``create(name, ...)`` accepts (its ``__init__``'s, for a class)."""
+    def param_defaults(self, name: str) -> Dict[str, Any]:
+        """The keyword parameters ``create(name, ...)`` accepts (its ``__init__``'s, for a class),
+        each with its default (``inspect.Parameter.empty`` when it has none)."""
         factory = self.get(name)
         is_class = isinstance(factory, type)
         target = getattr(factory, "__init__") if is_class else factory  # a class: its __init__, through the MRO
         params = list(inspect.signature(target).parameters.values())[1 if is_class else 0:]
-        return [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        return {p.name: p.default for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+    def param_names(self, name: str) -> List[str]:
+        return list(self.param_defaults(name))
 
     def names(self) -> List[str]:
         return sorted(self._entries)
@@ -88,12 +93,34 @@ def check_entry_sections(cfg: TierConfig, registries: Dict[str, "Registry"]) -> 
         if not isinstance(section, dict):
             raise BenchmarkError(f"[{kind}] must be a table of {kind} names")
         for name, params in section.items():
-            accepted = registry.param_names(name)
+            accepted = registry.param_defaults(name)
             if not isinstance(params, dict):
                 raise BenchmarkError(f"[{kind}.{name}] must be a table of parameters")
             unknown = sorted(set(params) - set(accepted))
             if unknown:
                 raise BenchmarkError(f"{kind} '{name}' has no parameter {', '.join(unknown)} "
                                      f"(it takes: {', '.join(accepted) or 'none'})")
+            for key, value in params.items():
+                check_param_value(f"{kind}.{name}.{key}", value, accepted[key])
     return cfg
+
+
+def check_param_value(where: str, value: Any, default: Any) -> None:
+    """An entry's parameter, before the entry sees it: every number finite (in lists too), and of
+    its default's type — a flag for a flag, an integer for an integer (never ``true``), a number
+    for a float. Ranges are the entry's own (its ``__init__`` refuses with a one-line error)."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            check_param_value(where, item, None)
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BenchmarkError(f"{where} must be a finite number, got {value}")
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise BenchmarkError(f"{where} must be true or false, got {value!r}")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BenchmarkError(f"{where} must be an integer, got {value!r}")
+    elif isinstance(default, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise BenchmarkError(f"{where} must be a number, got {value!r}")
 
