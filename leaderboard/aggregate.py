@@ -114,7 +114,8 @@ def summary_table(records: List[Dict[str, Any]]) -> pd.DataFrame:
                     "pretrain_image_passes": float(np.mean([r["cost"]["pretrain_image_passes"] for r in recs])),
                     "fpr": _mean_of(recs, lambda r: r.get("detection", {}).get("fpr")),
                     "fnr": _mean_of(recs, lambda r: r.get("detection", {}).get("fnr")),
-                    "certified_fraction": _mean_of(recs, lambda r: r.get("metrics", {}).get("certified_fraction"))})
+                    "certified_fraction": _mean_of(recs, lambda r: r.get("metrics", {}).get("certified_fraction")),
+                    "clean_subset": _mean_of(recs, lambda r: r.get("defense_info", {}).get("clean_subset_size") or None)})
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -12,17 +12,16 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import jsonschema
-from tabulate import tabulate
 
 from benchmark.core.errors import BenchmarkError, report
-from benchmark.core.metrics import format_ci
 from benchmark.core.records import RECORD_SCHEMA, grid_hash
 from benchmark.core.store import atomic_write_bytes
 
 from . import plot
-from .aggregate import amortisation, compute_hours, pareto_ranks, summary_table, task_table
+from .aggregate import amortisation, compute_hours, summary_table, task_table
 from .coverage import coverage, declared_grid, inapplicable, pending_note
 from .paper_comparison import paper_comparison
+from .table import BACKDOOR_LEGEND, INDISCRIMINATE_LEGEND, RANK_RULE, attack_table, task_breakdown
 
 
 SCHEMA_PATH = Path(__file__).with_name("record.schema.json")
@@ -110,40 +109,6 @@ def threat_model(records: List[Dict[str, Any]]) -> str:
                "encoder instead" if model else "") + ".\n")
 
 
-RANK_RULE = ("Rows are ranked by Pareto layer on (ASR, utility loss), both lower-better: rank 1 is the "
-             "Pareto front, rank 2 the front of the rest, and so on; within a layer rows are listed by ASR. "
-             "Rows whose ASR intervals overlap are not distinguishable at this number of targets.")
-
-
-def ranked(frame):
-    """Rows of one attack's table with their Pareto-layer rank, sorted by rank, ASR, defense name.
-    An indiscriminate attack has no ASR: its rows rank by the accuracy drop alone."""
-    frame = frame.copy()
-    frame["rank"] = pareto_ranks(list(zip(frame["asr"].fillna(0.0), frame["utility_loss"])))
-    return frame.sort_values(["rank", "asr", "utility_loss", "defense"], kind="stable")
-
-
-def _opt(x: float) -> str:
-    return "–" if x != x else f"{x:.2f}"  # nan: not applicable to this defense
-
-
-def _rate(p: float, ci) -> str:
-    """A rate with its interval, or "–" where the attack's kind has no such rate (indiscriminate)."""
-    return "–" if p != p else format_ci(p, ci)
-
-
-def _drop(r) -> str:
-    """CA − PA; for an indiscriminate attack — its outcome — with the interval over seeds."""
-    lo_hi = getattr(r, "drop_ci", None)
-    if isinstance(lo_hi, tuple) and lo_hi[0] == lo_hi[0]:
-        return f"{r.utility_loss:+.3f} [{lo_hi[0]:+.3f}, {lo_hi[1]:+.3f}]"
-    return f"{r.utility_loss:+.3f}"
-
-
-def _rates(fpr: float, fnr: float) -> str:
-    return "–" if fpr != fpr else f"{fpr:.3f} / {_opt(fnr)}"
-
-
 def write_figures(records: List[Dict[str, Any]], figures_dir: Path) -> List[Path]:
     """The PNGs the markdown links to, one set per (tier, grid)."""
     written = []
@@ -184,37 +149,6 @@ def grid_cost_line(records: List[Dict[str, Any]]) -> str:
             "once (jobs sometimes shared the cores, so wall time overstates an idle machine's).\n")
 
 
-ATTACK_HEADERS = ["rank", "defense", "seeds", "targets", "ASR [95% CI]", "clean ASR [95% CI]", "flips", "CA", "PA",
-                  "CA−PA", "dropped", "FPR / FNR", "certified", "cos(t, refs) clean → poisoned", "cost"]
-
-
-INDISCRIMINATE_LEGEND = ("Indiscriminate attacks (Contrastive Poisoning) have no target and no ASR (–): their outcome is "
-                         "CA − PA, the accuracy the victim loses against the clean encoder, mean over tasks and seeds "
-                         "with a Student-t 95% interval over seeds; such rows rank by it alone. ")
-
-
-BACKDOOR_LEGEND = ("Backdoor attacks (CorruptEncoder, BadEncoder): ASR is the share of a task's test inputs outside the target "
-                   "class that the pipeline sends to the target class with the trigger stamped on, pooled over tasks "
-                   "within a seed, then the mean over seeds with a Student-t 95% interval over seeds (one seed: its "
-                   "Wilson interval); clean ASR the clean encoder's rate on the same triggered inputs. Not applicable: a pre- or "
-                   "in-processing defense against an attack that delivers a poisoned encoder (BadEncoder) instead of "
-                   "poisoned data — there is nothing for it to act on. ")
-
-
-def attack_table(rows_of_attack, attack: str, cov, na=frozenset()) -> str:
-    """One attack's rows, ranked, with a pending row per declared defense that has no record and a
-    not-applicable row per defense in ``na`` (:func:`~leaderboard.coverage.inapplicable`)."""
-    seeds = lambda d, k: f"{k}/{cov[(attack, d)][1]}" if (attack, d) in cov else str(k)
-    rows = [[r.rank, r.defense, seeds(r.defense, r.seeds), r.targets, _rate(r.asr, r.asr_ci),
-             _rate(r.clean_asr, r.clean_asr_ci),
-             "–" if r.flips is None else f"{r.flips}/{r.clean_correct}", f"{r.ca:.3f} ± {r.ca_sd:.3f}", f"{r.pa:.3f} ± {r.pa_sd:.3f}",
-             _drop(r), f"{r.dropped_ratio:+.3f}", _rates(r.fpr, r.fnr), _opt(r.certified_fraction),
-             "–" if r.outer != r.outer else f"{r.clean_outer:.3f} → {r.outer:.3f}", f"{r.cost_multiple:.2f}×"] for r in ranked(rows_of_attack).itertuples()]
-    rows += [["·", d, f"0/{n}", "·", "pending"] + ["·"] * 10 for (a, d), (k, n) in cov.items() if a == attack and k == 0]
-    rows += [["–", d, "–", "–", "not applicable"] + ["–"] * 10 for a, d in sorted(na) if a == attack]
-    return tabulate(rows, headers=ATTACK_HEADERS, tablefmt="github", disable_numparse=True)
-
-
 def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-PoisonBench leaderboard",
                     figures: bool = True, stages_from: Optional[List[Dict[str, Any]]] = None) -> str:
     """The board as markdown; ``figures=False`` leaves out the image links (a terminal print, where
@@ -235,7 +169,8 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
                "attack's outer objective, Table 2), clean encoder → defended pipeline. FPR / FNR: detection rates of a "
                "pre-processing defense (poison = positive). Certified: share of targets whose correct "
                "bagging vote is certified against the run's number of poisons. Cost: pre-training "
-               "image-passes as a multiple of undefended pre-training. " + (BACKDOOR_LEGEND if any(
+               "image-passes as a multiple of undefended pre-training, plus the clean images a post-processing defense "
+               "was given (capped at the tier's `threat.max_clean_fraction` of the clean set). " + (BACKDOOR_LEGEND if any(
                    r.get("attack_kind") == "backdoor" for r in records) else "") + (INDISCRIMINATE_LEGEND if any(
                    r.get("attack_kind") == "indiscriminate" for r in records) else "") + "– : not applicable. Pending (·): a cell of "
                "the grid file with no record yet. " + RANK_RULE + "\n")
@@ -260,11 +195,8 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
             out.append(note)
         out.append(grid_cost_line(mine))
         sub = tasks[(tasks.tier == tier) & (tasks.grid_hash == grid)]
-        rows = [[r.attack, r.defense, r.task, r.targets, _rate(r.asr, r.asr_ci), _rate(r.clean_asr, r.clean_asr_ci),
-                 f"{r.ca:.3f}", f"{r.pa:.3f}", _drop(r)] for r in sub.itertuples()]
         out.append("Per downstream task:\n")
-        out.append(tabulate(rows, headers=["attack", "defense", "task", "targets", "ASR [95% CI]",
-                                           "clean ASR [95% CI]", "CA", "PA", "CA−PA"], tablefmt="github", disable_numparse=True))
+        out.append(task_breakdown(sub))
         out.append("")
         if (grp.attack != "none").any():
             out.append(paper_comparison(grp, mine))

@@ -359,3 +359,20 @@ def test_the_threat_model_line_follows_the_records():
     line = threat_model([rec("bb"), rec("bb", "model", "bad_encoder")])
     assert "continues pre-training from the public clean backbone `bb`" in line and " — d;" in line
     assert "model poisoning (bad_encoder)" in line and "model poisoning" not in threat_model([rec("bb")])
+
+
+def test_a_post_stage_defenses_clean_subset_is_shown_in_its_cost_and_a_backdoor_row_has_no_flips():
+    finetuned = [dict(_record(s, [False], 0.7, 0.7), defense="finetune",
+                      defense_info={"clean_subset_size": 2500}) for s in (0, 1)]
+    plain = [dict(_record(s, [False], 0.7, 0.7), defense_info={"clean_subset_size": 0}) for s in (0, 1)]
+    board = render_markdown(finetuned + plain)
+    rows = {line.split("|")[2].strip(): line for line in board.splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip().isdigit()}   # the ranked table, not per task
+    assert rows["finetune"].rstrip(" |").endswith("1.00× + 2,500 clean")
+    assert rows["none"].rstrip(" |").endswith("1.00×") and "0/2" in rows["none"]
+    backdoor = [dict(r, attack="corrupt_encoder", attack_kind="backdoor", targets=[],
+                     backdoor={"a": {"asr": 0.5, "clean_asr": 0.1, "hits": 5, "clean_hits": 1, "n_inputs": 10}})
+                for r in plain]
+    row = next(line for line in render_markdown(backdoor).splitlines()
+               if line.startswith("| ") and line.split("|")[1].strip().isdigit())
+    assert row.split("|")[7].strip() == "–"
