@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Dict, List
 
+import numpy as np
+
 from benchmark.core.certification import min_unanimous_votes
 from benchmark.core.metrics import format_ci
 from benchmark.core.paper_numbers import TABLE1_ASR
@@ -118,7 +120,25 @@ def bagging_sentence(records: List[Dict], certified_fraction: float) -> str:
     share = f" of {n:,}" if isinstance(n, int) else ""
     return (f" Here {p.get('n_models', '?')} base encoders on {p.get('subsample_size', '?')}{share} inputs each, "
             f"certified fraction {certified_fraction:.2f}: a certificate (Clopper–Pearson, alpha {alpha}) needs "
-            f"at least this many unanimous votes — {need}.")
+            f"at least this many unanimous votes — {need}." + certified_sizes_sentence(mine))
+
+
+def certified_sizes_sentence(records: List[Dict]) -> str:
+    """Each correctly voted target's certified poisoning size — median and spread — beside the run's
+    poisons per target, and the subsample size that, by the same bound, would certify that many."""
+    right = [t for r in records for t in r["targets"]
+             if t.get("certified_poisoning_size") is not None and t["certified_poisoning_size"] >= 0
+             and t["poisoned_prediction"] == t["true_class"]]
+    if not right:
+        return ""
+    sizes = sorted(t["certified_poisoning_size"] for t in right)
+    needed = sorted(t["subsample_size_to_certify"] for t in right if t.get("subsample_size_to_certify"))  # 0: none would
+    poisons = sorted({r.get("threat", {}).get("poisons_per_target") for r in records} - {None})
+    against = f" against the run's {'/'.join(map(str, poisons))} poisons per target" if poisons else ""
+    subsample = (f"; by the same bound, base encoders on at most {needed[0]}–{needed[-1]} inputs would certify that many "
+                 f"for {len(needed)} of them" if needed else "")
+    return (f" Certified poisoning size of the {len(right)} targets the vote gets right: median {np.median(sizes):g} "
+            f"(range {sizes[0]}–{sizes[-1]}; non-zero for {sum(s > 0 for s in sizes)}){against}{subsample}.")
 
 
 def setting_sentence(records: List[Dict]) -> str:

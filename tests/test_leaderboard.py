@@ -296,6 +296,19 @@ def test_bagging_sentence_states_the_ensemble_and_the_votes_a_certificate_needs(
     assert bagging_sentence(RECORDS, 0.0) == ""
 
 
+def test_certified_sizes_are_stated_over_the_targets_the_vote_gets_right():
+    from leaderboard.paper_comparison import certified_sizes_sentence
+    rec = dict(_record(0, [False] * 4, 0.7, 0.6), defense="bagging", threat={"poisons_per_target": 50})
+    # (certified size, subsample size that would certify 50, voted right?): the wrong vote is left out
+    for t, (size, k, right) in zip(rec["targets"], [(3, 35, True), (6, 60, True), (0, 0, True), (-1, 0, False)]):
+        t.update(certified_poisoning_size=size, subsample_size_to_certify=k, true_class=0 if right else 1)
+    assert certified_sizes_sentence([rec]) == (
+        " Certified poisoning size of the 3 targets the vote gets right: median 3 (range 0–6; non-zero for 2) against "
+        "the run's 50 poisons per target; by the same bound, base encoders on at most 35–60 inputs would certify "
+        "that many for 2 of them.")
+    assert certified_sizes_sentence(RECORDS) == ""
+
+
 @pytest.mark.parametrize("how", ["copy", "symlink"])
 def test_build_refuses_a_record_counted_twice(tmp_path, capsys, how):
     from leaderboard.build import main
