@@ -24,7 +24,7 @@ import functools
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
@@ -101,6 +101,18 @@ def load_recipe(name_or_path: str) -> tuple:
                                             for k, v in spec.get("backbone", {}).items()})
     except TypeError as exc:
         raise BenchmarkError(f"backbone file {path}: {exc}") from exc
+
+
+def same_recipe(name: str, arch: str) -> str:
+    """The backbone recipe in :data:`BACKBONE_DIR` that is ``name``'s with ``arch`` in place of its
+    architecture — the backbone a cell that changes only the architecture continues (Table 6) — or
+    ``""`` when there is none. The recipe is matched, not the file: an unbuilt match fails later with
+    the command that builds it."""
+    want = replace(load_recipe(name)[1], arch=arch)
+    for toml in sorted(BACKBONE_DIR.glob("*.toml")):
+        if load_recipe(str(toml))[1] == want:
+            return toml.stem
+    return ""
 
 
 @functools.lru_cache(maxsize=32)

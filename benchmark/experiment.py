@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from leaderboard.aggregate import outcome_of, paired_by_target, pooled_targets, target_cosines
+from .backbone import same_recipe
 from .encoder_cache import EncoderCache
 from .core.errors import BenchmarkError, report
 from .core.metrics import detection_rates, format_ci
@@ -65,7 +66,10 @@ def indiscriminate_metrics(recs: List[Dict[str, Any]]) -> Dict[str, Any]:
 def measure(name: str, cfg: TierConfig, options, seeds: List[int], log=print) -> List[Tuple[Cell, Dict[str, Any]]]:
     exp = EXPERIMENTS[name]
     data = load_data(cfg, options)
-    cfgs = [changed_config(cfg, cell.changes) for cell in exp.cells]
+    cfgs = [changed_config(cfg, tier_changes(cell, cfg)) for cell in exp.cells]
+    for cell, cell_cfg in zip(exp.cells, cfgs):
+        if cell_cfg.pretrain.init != cfg.pretrain.init:
+            log(f"{cell.label}: {'continues ' + cell_cfg.pretrain.init if cell_cfg.pretrain.init else 'pre-trains from scratch'}")
     if exp.metric == "detection":
         rows = []
         for cell, cell_cfg in zip(exp.cells, cfgs):
@@ -88,6 +92,18 @@ def measure(name: str, cfg: TierConfig, options, seeds: List[int], log=print) ->
         m["ca"] = sum(r["mean_clean_accuracy"] for r in recs) / len(recs)
         rows.append((cell, m))
     return rows
+
+
+def tier_changes(cell: Cell, cfg: TierConfig) -> Dict[str, Any]:
+    """A cell's changes on this tier. A cell that changes the architecture, on a tier that continues
+    a backbone, continues the backbone of the same recipe in that architecture (Table 6: each
+    encoder from its own public backbone, trained alike), or pre-trains from scratch where no such
+    recipe exists — a different threat model, which the log says."""
+    changes = dict(cell.changes)
+    arch = changes.get("pretrain.arch")
+    if arch and cfg.pretrain.init and "pretrain.init" not in changes:
+        changes["pretrain.init"] = same_recipe(cfg.pretrain.init, arch)
+    return changes
 
 
 def cell_options(cell: Cell, options: Options) -> Options:

@@ -133,11 +133,12 @@ EXPERIMENTS: Dict[str, Experiment] = {
                          "method here runs the tier's optimiser, learning rate, epochs and augmentation, so a row "
                          "differs from SimCLR's in the method only.", paired_with="simclr", by_task=True),
     "table6": Experiment("Table 6 — PoisonedEncoder across encoder architectures", "asr",
-                         [Cell(a, "poisoned_encoder", {"pretrain.arch": a, **({"pretrain.init": ""} if a != "resnet18" else {})},
-                               TABLE6_ASR[a]) for a in ("resnet18", "vgg11", "mobilenetv2")],
+                         [Cell(a, "poisoned_encoder", {"pretrain.arch": a}, TABLE6_ASR[a])
+                          for a in ("resnet18", "vgg11", "mobilenetv2")],
                          "Paper: CIFAR-10 / Tiny-ImageNet pre-training. VGG11 and MobileNetV2 come from timm, adapted "
-                         "to 32×32 (benchmark/ssl/timm_encoders.py). The public backbones are ResNet18s: on a tier "
-                         "that continues one, the VGG11 and MobileNetV2 rows pre-train from scratch instead "
-                         "(`pretrain.init = \"\"`) — a different threat model, said here; on a from-scratch tier all "
-                         "three rows are alike.", paired_with="resnet18", by_task=True),
+                         "to 32×32 (benchmark/ssl/timm_encoders.py). On a tier that continues a public backbone, "
+                         "each row continues the backbone of the same recipe in its own architecture "
+                         "(benchmark/backbones/: cifar10-sup-w16, cifar10-sup-vgg11-w16, cifar10-sup-mobilenetv2-w16), "
+                         "or pre-trains from scratch where no such recipe exists (the log says which).",
+                         paired_with="resnet18", by_task=True),
 }

@@ -1,5 +1,7 @@
 """The public clean backbone and continued pre-training from it (issue 18)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -147,3 +149,18 @@ def test_a_run_naming_a_missing_backbone_is_a_one_line_error_before_any_work(tmp
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "not built" in err
     assert not (tmp_path / "r").exists() and not (tmp_path / "c").exists()
+
+
+def test_table6_cells_continue_the_backbone_of_their_own_architecture_or_none():
+    from benchmark.experiment import tier_changes
+    from benchmark.named_experiments import EXPERIMENTS
+    continued, scratch = load_tier("cpu_continued"), load_tier("cpu")
+    inits = {c.label: tier_changes(c, continued).get("pretrain.init") for c in EXPERIMENTS["table6"].cells}
+    assert inits == {"resnet18": "cifar10-sup-w16", "vgg11": "cifar10-sup-vgg11-w16",
+                     "mobilenetv2": "cifar10-sup-mobilenetv2-w16"}
+    base = backbone.load_recipe(continued.pretrain.init)[1]
+    for name in inits.values():  # each committed recipe is the tier's with only the architecture changed
+        recipe = backbone.load_recipe(name)[1]
+        assert recipe == dataclasses.replace(base, arch=recipe.arch)
+    assert backbone.same_recipe("cifar10-simclr-w16", "vgg11") == ""  # no SimCLR VGG11: from scratch
+    assert all("pretrain.init" not in tier_changes(c, scratch) for c in EXPERIMENTS["table6"].cells)
