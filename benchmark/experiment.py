@@ -19,14 +19,14 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from leaderboard.aggregate import outcome_of, paired_by_target, pooled_targets, target_cosines
+from leaderboard.aggregate import outcome_of, paired_by_target, pooled_targets, target_shifts
 from .backbone import same_recipe
 from .encoder_cache import EncoderCache
 from .core.errors import BenchmarkError, report
 from .core.metrics import detection_rates, format_ci
 from .core.records import drop_over_seeds
 from .core.settings import TierConfig
-from .named_experiments import EXPERIMENTS, SHIFT_NOTE, Cell, Experiment
+from .named_experiments import EXPERIMENTS, PAIRED_NOTE, SHIFT_NOTE, Cell, Experiment
 from .pipeline import PlannedPoisons, changed_config, create_entries, load_config, load_data, run_pipeline
 from .runner import Options, run_cell
 from .core.store import atomic_write_bytes, config_hash, default_cache_dir
@@ -85,7 +85,7 @@ def measure(name: str, cfg: TierConfig, options, seeds: List[int], log=print) ->
             continue
         m = pooled_targets([t for r in recs for t in r["targets"]])
         # Cells of one seed share its targets, so cells can be compared target by target.
-        m["cosines"] = target_cosines(recs)
+        m["shifts"] = target_shifts(recs)
         tasks = sorted({t["task"] for r in recs for t in r["targets"]})
         m["by_task"] = {k: pooled_targets([t for r in recs for t in r["targets"] if t["task"] == k]) for k in tasks}
         m["pa"] = sum(r["mean_poisoned_accuracy"] for r in recs) / len(recs)
@@ -161,11 +161,13 @@ def _shift(m) -> str:
     return f"{m['outer_shift']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
-def _paired(cosines: Dict[Any, float], ref: Dict[Any, float]) -> str:
-    """Mean difference of the target–reference cosine from the reference cell's on the targets both
-    measured, with a Student-t 95% CI: tighter than comparing two shifts, which each carry the
-    clean encoder's spread."""
-    got = paired_by_target(cosines, ref)
+def _paired(shifts: Dict[Any, float], ref: Dict[Any, float]) -> str:
+    """Mean difference of the cosine shift from the reference cell's on the targets both measured,
+    with a Student-t 95% CI over those targets: tighter than comparing the two mean shifts, each of
+    which carries the spread over targets. Cells that share the clean encoder (attack-side changes)
+    get the difference of their cosines; cells with their own clean encoder (Tables 5 and 6) get
+    the only comparison their different feature spaces allow."""
+    got = paired_by_target(shifts, ref)
     if got is None:
         return "no common targets"
     mean, (lo, hi), _ = got
@@ -235,7 +237,7 @@ def render(name: str, tier: str, rows) -> str:
     head = "| cell | ours | clean encoder, same targets | paper |\n|---|---|---|---|\n"
     ref = next((m for c, m in rows if c.label == exp.paired_with), None) if exp.metric in ("asr", "outer") else None
     if ref is not None:
-        head = (f"| cell | ours | clean encoder, same targets | cos − {exp.paired_with}'s, same targets | paper |\n"
+        head = (f"| cell | ours | clean encoder, same targets | shift − {exp.paired_with}'s, same targets | paper |\n"
                 "|---|---|---|---|---|\n")
     lines = []
     for cell, m in rows:
@@ -249,13 +251,14 @@ def render(name: str, tier: str, rows) -> str:
         else:
             ours, base = f"{m['outer']:.3f} (shift {_shift(m)})", f"{m['clean_outer']:.3f}"
         if ref is not None:
-            base += f" | {'–' if cell.label == exp.paired_with else _paired(m['cosines'], ref['cosines'])}"
+            base += f" | {'–' if cell.label == exp.paired_with else _paired(m['shifts'], ref['shifts'])}"
         lines.append(f"| {cell.label} | {ours} | {base} | {cell.paper or '–'} |")
     note = f"\n{exp.note}\n" if exp.note else ""
     if exp.by_task:
         note = "\n" + task_split(rows) + note
     if exp.metric in ("asr", "outer"):
-        note = f"\n{SHIFT_NOTE}\n" + note
+        paired = f" {PAIRED_NOTE.format(ref=exp.paired_with)}" if ref is not None else ""
+        note = f"\n{SHIFT_NOTE}{paired}\n" + note
     return f"# {exp.title} — tier `{tier}`\n\n{head}" + "\n".join(lines) + "\n" + note
 
 

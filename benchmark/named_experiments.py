@@ -33,12 +33,17 @@ class Experiment:
     #                        or "indiscriminate" (CA, PA, the drop CA − PA with an interval over seeds, costs)
     cells: List[Cell]
     note: str = ""
-    paired_with: str = ""  # label of the cell every other cell's target cosines are compared with, target by target
+    paired_with: str = ""  # label of the cell every other cell's cosine shifts are compared with, target by target
     by_task: bool = False  # add a table with every cell split by downstream task (Table 1 is per task)
 
 
 SHIFT_NOTE = ("Shift: per target, cos(target, references) with the cell's encoder minus with the clean encoder of "
               "the same seed, averaged over targets, with a Student-t 95% CI over targets.")
+PAIRED_NOTE = ("shift − {ref}'s: per target, this cell's shift minus the {ref} cell's on the same target, averaged "
+               "over the targets both measured, with a Student-t 95% CI over them — the poisons' pull compared "
+               "across cells. Cells that share the clean encoder (attack-side changes) get the difference of their "
+               "cosines; cells with a clean encoder of their own (another algorithm or architecture, so another "
+               "feature space) can be compared only this way.")
 EXPERIMENTS: Dict[str, Experiment] = {
     "table1": Experiment("Table 1 — ASR of the three attacks (CIFAR-10 pre-training)", "asr",
                          [Cell(a, a, {}, TABLE1_ASR[a]) for a in ("poisoned_encoder", "icp", "witches_brew")],

@@ -134,6 +134,15 @@ def target_cosines(records: List[Dict[str, Any]]) -> Dict[tuple, float]:
     return {(r["seed"], t["task"], t["index"]): t["poisoned_cosine"] for r in records for t in r["targets"]}
 
 
+def target_shifts(records: List[Dict[str, Any]]) -> Dict[tuple, float]:
+    """{(seed, task, target index): cos(target, references) under the record's encoder minus under
+    its own clean encoder} — the poisons' pull, which stays comparable between records whose clean
+    encoders differ (another algorithm or architecture: another feature space), where raw cosines
+    are not."""
+    return {(r["seed"], t["task"], t["index"]): t["poisoned_cosine"] - t["clean_cosine"]
+            for r in records for t in r["targets"]}
+
+
 def paired_by_target(a: Dict[tuple, float], b: Dict[tuple, float]):
     """(mean of a − b, 95% CI, n) over the keys both have, or None when they share none."""
     common = sorted(set(a) & set(b), key=str)

@@ -9,6 +9,7 @@ from benchmark.experiment import render
 from benchmark.named_experiments import EXPERIMENTS, LAYOUT_SETS
 from benchmark.pipeline import changed_config
 from benchmark.core.config import load_tier, with_changes
+from leaderboard.aggregate import target_shifts
 
 
 def test_every_experiment_names_cells_with_registered_attacks():
@@ -47,14 +48,24 @@ def test_paired_column_compares_cells_target_by_target():
     base = {"asr": 0.5, "asr_ci": (0.2, 0.8), "targets": 3, "clean_asr": 0.0, "clean_asr_ci": (0.0, 0.4),
             "outer": 0.7, "clean_outer": 0.6, "outer_shift": 0.1, "outer_shift_ci": (0.02, 0.18)}
     cells = {c.label: c for c in EXPERIMENTS["table4"].cells}
-    ref = dict(base, cosines={(0, "a", 1): 0.5, (0, "a", 2): 0.6, (1, "a", 1): 0.7})
+    ref = dict(base, shifts={(0, "a", 1): 0.5, (0, "a", 2): 0.6, (1, "a", 1): 0.7})
     # Differences 0.1, 0.2 on the two common targets (the third is not measured in this cell):
     # mean 0.15, sd 0.0707, t_{0.975,1} = 12.7062 → half-width 0.6353.
-    single = dict(base, cosines={(0, "a", 1): 0.6, (0, "a", 2): 0.8, (2, "a", 9): 0.1})
+    single = dict(base, shifts={(0, "a", 1): 0.6, (0, "a", 2): 0.8, (2, "a", 9): 0.1})
     text = render("table4", "cpu", [(cells["1"], single), (cells["1+2+3+4"], ref)])
-    assert "cos − 1+2+3+4's, same targets" in text
+    assert "shift − 1+2+3+4's, same targets" in text and "shift − 1+2+3+4's: per target" in text
     assert "| 0.00 [0.00, 0.40] | +0.150 [-0.485, +0.785] | 0.4 |" in text
     assert "| 0.00 [0.00, 0.40] | – | 0.8 |" in text
+
+
+def test_cells_with_their_own_clean_encoder_are_compared_by_shift_not_by_raw_cosine():
+    # Table 6: two architectures, two feature spaces. The VGG target sits at 0.9 from its references
+    # in its own clean space and 0.95 after poisoning; the ResNet target at 0.5 and 0.6. Raw cosines
+    # differ by +0.35 whatever the poisons did; the pulls are +0.05 and +0.10.
+    def record(clean, poisoned):
+        return {"seed": 0, "targets": [{"task": "gtsrb", "index": 3, "clean_cosine": clean, "poisoned_cosine": poisoned}]}
+    vgg, resnet = target_shifts([record(0.9, 0.95)]), target_shifts([record(0.5, 0.6)])
+    assert vgg[0, "gtsrb", 3] - resnet[0, "gtsrb", 3] == pytest.approx(-0.05)
 
 
 def test_table1_splits_every_cell_by_downstream_task():
@@ -62,8 +73,8 @@ def test_table1_splits_every_cell_by_downstream_task():
          "outer": 0.7, "clean_outer": 0.6, "outer_shift": 0.1, "outer_shift_ci": (0.02, 0.18)}
     gtsrb = dict(m, asr=0.25, asr_ci=(0.05, 0.7), targets=4, outer_shift=-0.02, outer_shift_ci=(-0.05, 0.01))
     pe, icp = EXPERIMENTS["table1"].cells[:2]
-    text = render("table1", "cpu", [(pe, dict(m, cosines={}, by_task={"gtsrb": gtsrb, "cifar10": m})),
-                                    (icp, dict(m, cosines={}, by_task={"gtsrb": gtsrb}))])
+    text = render("table1", "cpu", [(pe, dict(m, shifts={}, by_task={"gtsrb": gtsrb, "cifar10": m})),
+                                    (icp, dict(m, shifts={}, by_task={"gtsrb": gtsrb}))])
     assert "| cell | cifar10 | gtsrb |" in text
     assert ("| poisoned_encoder | 0.50 [0.20, 0.80] (n=6); +0.100 [+0.020, +0.180] | "
             "0.25 [0.05, 0.70] (n=4); -0.020 [-0.050, +0.010] |") in text
