@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from .core.errors import BenchmarkError
+from .core.memory import release_freed_memory
 from .evaluate import LinearProbe, extract_features
 from .feature_store import FeatureStore
 from .core.settings import ProbeConfig
@@ -86,6 +87,9 @@ def predict_task(encoders, cfg: ProbeConfig, task: str, splits, seed: int, memo:
         feats.append(f_test)
         if extra is not None:
             extra_preds.append(probe_model.predict(memo(member, f"{task}/triggered", extra, keep)))
+        if not keep:
+            del f_train  # an ensemble member's train features are not needed again
+            release_freed_memory()
     if len(preds) == 1:
         return TaskPredictions(preds[0], feats, extra_prediction=extra_preds[0] if extra_preds else None)
     votes = vote_counts(np.stack(preds), train.num_classes)

@@ -18,6 +18,7 @@ import numpy as np
 from filelock import FileLock
 
 from .core.errors import BenchmarkError
+from .core.memory import release_freed_memory
 from .ssl.simclr import Encoder, load_encoder_checkpoint, pretrain, pretrain_image_passes
 from .backbone import resolve as resolve_backbone
 from .core.store import atomic_write_json, config_hash, file_sha256, images_sha256
@@ -150,6 +151,7 @@ class EncoderCache:
                                   stacklevel=2)
                     discard(workdir)
             res = self._pretrain(images, cfg, seed, label, init, workdir)
+            release_freed_memory()  # the run's activations and optimiser state, before the next encoder
             if not res.from_cache or not (workdir / MANIFEST).exists():
                 write_manifest(workdir, {"key": key, "config": cfg.to_dict(), "seed": seed, "code": SSL_CODE_VERSION,
                                          "train_wall_seconds": None if res.from_cache else res.wall_seconds,

@@ -26,6 +26,12 @@ def test_pretraining_is_deterministic_for_a_seed_and_changes_weights():
     assert len(a.losses) == 2 and all(np.isfinite(a.losses))
 
 
+def test_a_trained_encoder_keeps_no_gradients():
+    # Bagging keeps 100 of these: gradient buffers would double each one's memory for nothing.
+    enc = pretrain(_images(), CFG, seed=3, progress=False).encoder
+    assert all(p.grad is None for p in enc.parameters())
+
+
 def test_checkpoints_are_saved_and_a_finished_run_is_loaded(tmp_path):
     first = pretrain(_images(), CFG, seed=1, workdir=tmp_path, progress=False)
     assert sorted(first.epoch_checkpoints) == [1, 2]

@@ -263,6 +263,7 @@ def pretrain(images: np.ndarray, cfg: PretrainConfig, seed: int, device: str = "
         save_checkpoint(workdir / "final.safetensors", model, meta={"epoch": cfg.epochs, "losses": losses})
         (workdir / "last.safetensors").unlink(missing_ok=True)
     model.eval()
+    model.zero_grad(set_to_none=True)  # the last step's gradients would stay allocated with the kept encoder
     return PretrainResult(model.encoder, cfg.epochs, cfg.epochs * passes_per_epoch, wall, cpu,
                           losses, False, epoch_paths())
 
