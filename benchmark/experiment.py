@@ -163,10 +163,7 @@ def _shift(m) -> str:
 
 def _paired(shifts: Dict[Any, float], ref: Dict[Any, float]) -> str:
     """Mean difference of the cosine shift from the reference cell's on the targets both measured,
-    with a Student-t 95% CI over those targets: tighter than comparing the two mean shifts, each of
-    which carries the spread over targets. Cells that share the clean encoder (attack-side changes)
-    get the difference of their cosines; cells with their own clean encoder (Tables 5 and 6) get
-    the only comparison their different feature spaces allow."""
+    with a Student-t 95% CI over them (why shifts, not cosines: ``PAIRED_NOTE``)."""
     got = paired_by_target(shifts, ref)
     if got is None:
         return "no common targets"
