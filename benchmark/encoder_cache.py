@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Dict, Optional
 
 import numpy as np
+import torch
 from filelock import FileLock
 
 from .core.errors import BenchmarkError
@@ -72,6 +73,10 @@ class CachedEncoder:
     device: str = "cpu"
     train_wall_seconds: Optional[float] = None   # when it was trained (kept in the manifest), if known
     train_cpu_seconds: Optional[float] = None    # process CPU time of that training, if known
+    # sha256 of final.safetensors and the intra-op threads it was trained with: CPU training is
+    # bit-reproducible only for one torch build, CPU and thread count, so one key can name two copies.
+    weights_sha256: Optional[str] = None
+    train_threads: Optional[int] = None
 
     @property
     def final_path(self) -> Path:
@@ -155,12 +160,14 @@ class EncoderCache:
             if not res.from_cache or not (workdir / MANIFEST).exists():
                 write_manifest(workdir, {"key": key, "config": cfg.to_dict(), "seed": seed, "code": SSL_CODE_VERSION,
                                          "train_wall_seconds": None if res.from_cache else res.wall_seconds,
-                                         "train_cpu_seconds": None if res.from_cache else res.cpu_seconds})
+                                         "train_cpu_seconds": None if res.from_cache else res.cpu_seconds,
+                                         "train_threads": None if res.from_cache else torch.get_num_threads()})
         try:
             manifest = json.loads((workdir / MANIFEST).read_text())
         except (OSError, ValueError):
             manifest = {}
         self._memo[key] = CachedEncoder(res.encoder, cfg, res.image_passes, res.from_cache, res.losses,
                                         res.epoch_checkpoints, workdir, key, self.device,
-                                        manifest.get("train_wall_seconds"), manifest.get("train_cpu_seconds"))
+                                        manifest.get("train_wall_seconds"), manifest.get("train_cpu_seconds"),
+                                        manifest.get("files", {}).get("final.safetensors"), manifest.get("train_threads"))
         return self._memo[key]

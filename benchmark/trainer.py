@@ -77,7 +77,8 @@ class EncoderTrainer(_Counting):
     @staticmethod
     def _describe(label: str, result: CachedEncoder) -> Dict[str, Any]:
         return {"role": label, "key": result.key, "image_passes": result.image_passes, "from_cache": result.from_cache,
-                "train_wall_seconds": result.train_wall_seconds, "train_cpu_seconds": result.train_cpu_seconds}
+                "train_wall_seconds": result.train_wall_seconds, "train_cpu_seconds": result.train_cpu_seconds,
+                "weights_sha256": result.weights_sha256, "train_threads": result.train_threads}
 
 
 class PlannedEncoder:

@@ -19,6 +19,7 @@ from benchmark.core.store import atomic_write_bytes
 
 from . import plot
 from .aggregate import amortisation, compute_hours, summary_table, task_table
+from .clean_copies import copies_note
 from .coverage import coverage, declared_grid, inapplicable, pending_note
 from .paper_comparison import paper_comparison
 from .table import BACKDOOR_LEGEND, INDISCRIMINATE_LEGEND, RANK_RULE, attack_table, task_breakdown
@@ -193,6 +194,9 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
         note = pending_note(declared.name, cov) if declared else None
         if note:
             out.append(note)
+        copies = copies_note(mine)
+        if copies:
+            out.append(copies)
         out.append(grid_cost_line(mine))
         sub = tasks[(tasks.tier == tier) & (tasks.grid_hash == grid)]
         out.append("Per downstream task:\n")
