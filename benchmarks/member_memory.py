@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import replace
@@ -25,6 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+from child_process import run_json_child
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "member_memory.md"
@@ -67,11 +67,8 @@ def child(tier: str, members: int, epochs: int, mode: str) -> None:
 
 
 def run_child(args, mode: str):
-    cmd = [sys.executable, __file__, "--child", mode, "--tier", args.tier, "--members", str(args.members),
-           "--epochs", str(args.epochs)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return run_json_child(__file__, ["--child", mode, "--tier", args.tier, "--members", str(args.members),
+                                     "--epochs", str(args.epochs)])
 
 
 def main() -> int:
