@@ -34,7 +34,7 @@ def spectral_scores(features: np.ndarray) -> np.ndarray:
 
 
 def cluster(features: np.ndarray, k: int, seed: int) -> np.ndarray:
-    import faiss
+    import faiss  # imported here, as the built-in kmeans defense does: only this step needs it
     k = max(1, min(k, len(features) // 2))
     km = faiss.Kmeans(features.shape[1], k, niter=20, seed=seed, verbose=False)
     km.train(np.ascontiguousarray(features, np.float32))
