@@ -7,13 +7,16 @@ import pytest
 import torch
 
 from benchmark import backbone
+from benchmark.core.config import load_tier
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.settings import PretrainConfig
 from benchmark.data import load_split
 from benchmark.data.sources import stratified_indices, stratified_subset
 from benchmark.encoder_cache import EncoderCache
-from benchmark.core.errors import BenchmarkError
+from benchmark.experiment import tier_changes
+from benchmark.named_experiments import EXPERIMENTS
+from benchmark.run import main
 from benchmark.ssl.simclr import SimCLRModel, build_encoder, frozen_modules, load_init, pretrain
-from benchmark.core.config import load_tier
-from benchmark.core.settings import PretrainConfig
 
 RECIPE = """[backbone]
 method = "supervised"
@@ -143,7 +146,6 @@ def test_the_continued_tier_names_a_committed_backbone_and_validates_its_knobs()
 
 
 def test_a_run_naming_a_missing_backbone_is_a_one_line_error_before_any_work(tmp_path, capsys):
-    from benchmark.run import main
     code = main(["--tier", "cpu_continued", "--set", "pretrain.init=no-such-backbone", "--results-dir",
                  str(tmp_path / "r"), "--cache-dir", str(tmp_path / "c"), "--no-progress", "--no-leaderboard"])
     err = capsys.readouterr().err.strip()
@@ -152,8 +154,6 @@ def test_a_run_naming_a_missing_backbone_is_a_one_line_error_before_any_work(tmp
 
 
 def test_table6_cells_continue_the_backbone_of_their_own_architecture_or_none():
-    from benchmark.experiment import tier_changes
-    from benchmark.named_experiments import EXPERIMENTS
     continued, scratch = load_tier("cpu_continued"), load_tier("cpu")
     inits = {c.label: tier_changes(c, continued).get("pretrain.init") for c in EXPERIMENTS["table6"].cells}
     assert inits == {"resnet18": "cifar10-sup-w16", "vgg11": "cifar10-sup-vgg11-w16",

@@ -7,8 +7,9 @@ import torch
 from attacks.base import AttackContext, AttackTarget
 from attacks.icp import InterpolationPoisoning, interpolate, interpolation_alphas, split_budget
 from attacks.witches_brew import WitchesBrew, brew
-from benchmark.ssl.simclr import SimCLRModel, build_encoder
+from benchmark.core.errors import BenchmarkError
 from benchmark.core.settings import PretrainConfig
+from benchmark.ssl.simclr import SimCLRModel, build_encoder
 
 
 def test_alphas_uniform_by_hand():
@@ -71,6 +72,5 @@ def test_witches_brew_matching_loss_decreases():
 
 
 def test_witches_brew_refuses_to_run_without_surrogate():
-    from benchmark.core.errors import BenchmarkError
     with pytest.raises(BenchmarkError, match="surrogate"):
         WitchesBrew(steps=1, restarts=1).craft([_target()], np.random.default_rng(0))

@@ -3,13 +3,15 @@ import tarfile
 
 import numpy as np
 import pytest
+import torchvision.datasets as tvd
 from PIL import Image
 
+from benchmark.core.errors import BenchmarkError
 from benchmark.data import load_split
 from benchmark.data.image_folder import load_image_folder
 from benchmark.data.sources import stratified_subset
 from benchmark.data.synthetic import load_synthetic
-from benchmark.core.errors import BenchmarkError
+from benchmark.data.torchvision_sources import load_torchvision
 
 
 def _jpeg(colour, size=32):
@@ -101,9 +103,7 @@ def test_unknown_dataset_without_source_is_a_user_error():
 
 def test_torchvision_loader_converts_to_32px_uint8(monkeypatch, tmp_path):
     """The download path, with torchvision's dataset class replaced by an offline fake."""
-    import torchvision.datasets as tvd
 
-    from benchmark.data.torchvision_sources import load_torchvision
 
     class FakeSTL10:
         classes = ["airplane", "bird"]

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 import defenses
-from attacks.poisoned_encoder import PoisonedEncoder
 from attacks.base import AttackTarget
+from attacks.poisoned_encoder import PoisonedEncoder
 from benchmark.core import metrics
-from benchmark.defended import apply_sanitize, run_defense
-from benchmark.downstream import majority_vote, vote_counts
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.settings import AugmentConfig, PretrainConfig, ProbeConfig
+from benchmark.data import load_split
+from benchmark.defended import apply_sanitize, run_defense
+from benchmark.downstream import majority_vote, vote_counts
 from benchmark.run import main
 from defenses.bagging import bootstrap_subsamples
 from defenses.kmeans import duplicate_mask, mean_pairwise_distance, tightest_clusters
@@ -52,7 +53,6 @@ def test_certified_fraction_by_hand():
 
 
 def _poisoned_synthetic_set(crop_scale, n_refs, layouts=("target_top",)):
-    from benchmark.data import load_split
     pool = load_split("synthetic", "train", limit=700).images
     target = AttackTarget(pool[600], pool[601:601 + n_refs], 60)
     poisons = PoisonedEncoder(layouts=layouts, crop_scale=crop_scale).craft([target], np.random.default_rng(0)).images

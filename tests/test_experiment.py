@@ -1,20 +1,23 @@
 """Named experiments: cell definitions, tier changes and the paper-vs-ours table."""
 
+import json
 from pathlib import Path
 
 import pytest
 
-from benchmark.core.errors import BenchmarkError
-from benchmark.experiment import render
-from benchmark.named_experiments import EXPERIMENTS, LAYOUT_SETS
-from benchmark.pipeline import changed_config
+import attacks
+import benchmark.experiment as experiment
+import defenses
 from benchmark.core.config import load_tier, with_changes
+from benchmark.core.errors import BenchmarkError
+from benchmark.experiment import cell_options, cell_records, detection_trial, indiscriminate_metrics, main, render
+from benchmark.named_experiments import EXPERIMENTS, LAYOUT_SETS
+from benchmark.pipeline import changed_config, load_data
+from benchmark.runner import Options, record_path, run_cell
 from leaderboard.aggregate import target_shifts
 
 
 def test_every_experiment_names_cells_with_registered_attacks():
-    import attacks
-    import defenses
     for exp in EXPERIMENTS.values():
         assert exp.cells and all(c.attack in attacks.list_attacks() for c in exp.cells)
         assert all(c.defense in defenses.list_defenses() for c in exp.cells)
@@ -82,17 +85,12 @@ def test_table1_splits_every_cell_by_downstream_task():
 
 
 def test_unknown_experiment_is_a_usage_error():
-    from benchmark.experiment import main
     with pytest.raises(SystemExit) as exc:
         main(["table99"])
     assert exc.value.code == 2
 
 
 def test_detection_experiment_equals_the_full_kmeans_runs_detection(tmp_path):
-    import json
-    from benchmark.experiment import detection_trial
-    from benchmark.pipeline import load_data
-    from benchmark.runner import Options, run_cell
     cell = EXPERIMENTS["fig9"].cells[0]
     cfg = changed_config(load_tier("smoke"), cell.changes)
     opts = Options(cache_dir=tmp_path / "cache", results_dir=tmp_path / "results", progress=False)
@@ -108,8 +106,6 @@ def test_detection_experiment_equals_the_full_kmeans_runs_detection(tmp_path):
 
 
 def test_cell_records_defer_a_cell_another_process_holds(monkeypatch):
-    import benchmark.experiment as experiment
-    from benchmark.experiment import cell_records
     cells = EXPERIMENTS["table4"].cells[:2]
     busy, calls = {(cells[0].label, 0)}, []
 
@@ -137,7 +133,6 @@ def test_a_backdoor_experiment_quotes_asr_over_triggered_inputs_and_ba_per_task(
 
 
 def test_an_indiscriminate_experiment_reads_the_drop_over_seeds_from_the_records():
-    from benchmark.experiment import indiscriminate_metrics
     def rec(ca, pa):
         return {"tasks": {"a": {"clean_accuracy": ca, "poisoned_accuracy": pa}}, "mean_clean_accuracy": ca,
                 "mean_poisoned_accuracy": pa, "cost": {"stages": {"attack": {"cpu_seconds": 0.1, "wall_seconds": 0.1}}},
@@ -154,10 +149,6 @@ def test_an_indiscriminate_experiment_reads_the_drop_over_seeds_from_the_records
 def test_cells_that_differ_only_in_a_defense_parameter_get_distinct_record_paths(tmp_path):
     """The grid hash leaves defense parameters out, so without their own folders the fine-tuning
     fractions of one experiment would overwrite one record and every row would read the last one."""
-    from benchmark.core.config import load_tier
-    from benchmark.experiment import cell_options
-    from benchmark.pipeline import changed_config
-    from benchmark.runner import Options, record_path
     cfg, options = load_tier("smoke"), Options(results_dir=tmp_path)
     cells = EXPERIMENTS["badencoder"].cells
     paths = [record_path(cell_options(c, options), changed_config(cfg, c.changes), c.attack, c.defense, 0) for c in cells]

@@ -12,13 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import benchmark.executors as executors
+from benchmark.core.config import load_tier
+from benchmark.core.errors import BenchmarkError
+from benchmark.core.settings import PretrainConfig
 from benchmark.encoder_cache import MANIFEST, EncoderCache
+from benchmark.executors import run_local
 from benchmark.grid import format_plan, load_grid, plan
 from benchmark.run import main
+from benchmark.runner import Options, record_path, run_cell
 from benchmark.ssl.methods import METHODS
-from benchmark.runner import Options
-from benchmark.core.settings import PretrainConfig
-
+from leaderboard.build import validate_record
 
 ROOT = Path(__file__).resolve().parents[1]
 # Only the clean encoder (attack none), 3 epochs: the smallest cell that pre-trains something.
@@ -115,7 +119,6 @@ def test_ray_executor_runs_a_grid(tmp_path):
                  "--cache-dir", str(tmp_path / "cache"), "--set", "pretrain.epochs=1", "--no-progress"]) == 0
     records = [json.loads(p.read_text()) for p in results.rglob("*.json")]
     assert sorted(r["seed"] for r in records) == [0, 1]
-    from leaderboard.build import validate_record
     for r in records:
         validate_record(r)
 
@@ -139,14 +142,11 @@ def test_job_order_nests_as_declared_and_keeps_one_clean_row_per_seed(tmp_path):
 
 
 def test_bad_job_order_is_a_one_line_error(tmp_path):
-    from benchmark.core.errors import BenchmarkError
     with pytest.raises(BenchmarkError, match="permutation"):
         load_grid(_grid_file(tmp_path, 'order = ["seed", "attack"]'))
 
 
 def test_a_cell_locked_by_another_process_is_deferred_not_waited_for(tmp_path):
-    from benchmark.runner import record_path, run_cell
-    from benchmark.core.config import load_tier
     cfg, opts = load_tier("smoke"), Options(None, None, tmp_path / "c", tmp_path / "r", "cpu", False)
     path = record_path(opts, cfg, "none", "none", 0)
     path.parent.mkdir(parents=True)
@@ -164,8 +164,6 @@ def test_a_cell_locked_by_another_process_is_deferred_not_waited_for(tmp_path):
 
 
 def test_local_worker_takes_the_next_job_while_another_worker_holds_one(tmp_path, monkeypatch):
-    import benchmark.executors as executors
-    from benchmark.executors import run_local
     grid = load_grid("smoke")
     busy_once, calls = {grid.jobs[0]}, []
 

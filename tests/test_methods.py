@@ -11,11 +11,16 @@ import torch
 import torch.nn.functional as F
 
 import benchmark.ssl.simclr as S
+from benchmark.core.errors import BenchmarkError
 from benchmark.core.settings import PretrainConfig
+from benchmark.grid import load_grid
+from benchmark.pipeline import check_backbone_shape, load_config
 from benchmark.ssl.checkpoint import save_checkpoint
+from benchmark.ssl.encoders import ENCODERS
 from benchmark.ssl.losses import byol_loss, cosine_momentum, ema_update, enqueue, moco_infonce
 from benchmark.ssl.methods import METHODS
 from benchmark.ssl.simclr import build_encoder, build_model, load_init, pretrain
+from benchmark.ssl.timm_encoders import timm_resnet18_cifar
 
 CFG = PretrainConfig(width=4, blocks=(1, 1), epochs=2, batch_size=32, checkpoint_epochs=(1,), queue_size=48)
 
@@ -119,8 +124,6 @@ def test_starting_from_a_bare_encoder_copies_it_into_the_momentum_networks(tmp_p
 
 
 def test_an_unknown_method_or_optimiser_is_a_one_line_error():
-    from benchmark.core.errors import BenchmarkError
-    from benchmark.pipeline import load_config
     with pytest.raises(BenchmarkError, match="unknown method 'simsiam'"):
         load_config("smoke", ["pretrain.method=simsiam"])
     with pytest.raises(BenchmarkError, match="pretrain.optimizer"):
@@ -128,8 +131,6 @@ def test_an_unknown_method_or_optimiser_is_a_one_line_error():
 
 
 def test_the_hand_written_resnet18_matches_timms_with_the_cifar_stem():
-    from benchmark.ssl.encoders import ENCODERS
-    from benchmark.ssl.timm_encoders import timm_resnet18_cifar
     ours, theirs = ENCODERS.create("resnet18", width=64), timm_resnet18_cifar()
     shapes = lambda m: sorted(tuple(p.shape) for p in m.parameters())
     assert shapes(ours) == shapes(theirs) and ours.feature_dim == theirs.feature_dim == 512
@@ -139,7 +140,6 @@ def test_the_hand_written_resnet18_matches_timms_with_the_cifar_stem():
 
 @pytest.mark.parametrize("arch", ["vgg11", "mobilenetv2"])
 def test_a_timm_encoder_pretrains_and_keeps_resolution_at_32_pixels(arch):
-    from benchmark.ssl.encoders import ENCODERS
     enc = ENCODERS.create(arch, width=16)
     trunk = enc.trunk
     feature_map = trunk(torch.rand(1, 3, 32, 32))
@@ -149,7 +149,6 @@ def test_a_timm_encoder_pretrains_and_keeps_resolution_at_32_pixels(arch):
 
 
 def test_grid_files_name_the_method_and_encoder_axes_through_their_set_list():
-    from benchmark.grid import load_grid
     moco, vgg, base = load_grid("cpu_continued_moco"), load_grid("cpu_vgg11"), load_grid("cpu_continued")
     assert moco.tier.pretrain.method == "moco_v2" and moco.tier.pretrain.temperature == 0.2
     assert vgg.tier.pretrain.arch == "vgg11" and vgg.tier.name == "cpu"
@@ -158,8 +157,6 @@ def test_grid_files_name_the_method_and_encoder_axes_through_their_set_list():
 
 
 def test_continuing_a_backbone_of_another_shape_is_a_one_line_error():
-    from benchmark.core.errors import BenchmarkError
-    from benchmark.pipeline import check_backbone_shape
     recipe = {"arch": "resnet18", "width": 16, "blocks": [2, 2, 2, 2]}
     check_backbone_shape(recipe, PretrainConfig(width=16, init="b"))
     with pytest.raises(BenchmarkError, match="holds a resnet18 .* asks for vgg11"):

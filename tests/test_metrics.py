@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from benchmark.core import metrics
+from benchmark.core.metrics import wilson_interval
 
 
 @pytest.mark.parametrize("k,n,lo,hi", [
@@ -50,7 +51,6 @@ def test_outer_objective_hand_computed():
 
 
 def test_wilson_bounds_are_exact_at_zero_and_all_successes():
-    from benchmark.core.metrics import wilson_interval
     assert wilson_interval(0, 6)[0] == 0.0 and wilson_interval(6, 6)[1] == 1.0
     assert 0.0 < wilson_interval(1, 6)[0] < 1 / 6 < wilson_interval(1, 6)[1] < 1.0
 

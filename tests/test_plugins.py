@@ -4,14 +4,16 @@ import json
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import defenses
+from benchmark import plugins
 from benchmark.check import main as check_main
 from benchmark.conformance import CHECK_NAMES, FAIL, PASS, pytest_params, run_checks
 from benchmark.core.errors import BenchmarkError
+from benchmark.defended import run_defense
 from benchmark.run import main as run_main
-from benchmark import plugins
 from leaderboard.build import main as build_main
 
 BROKEN = Path(__file__).parent / "broken_plugins"
@@ -124,8 +126,6 @@ def test_a_broken_or_exiting_submission_neither_silences_nor_blocks_the_others(t
 
 
 def test_a_hook_that_calls_exit_is_a_one_line_error(monkeypatch):
-    import numpy as np
-    from benchmark.defended import run_defense
 
     class ExitsInAHook(defenses.Defense):
         name, stage = "exits_in_a_hook", "pre"

@@ -1,10 +1,14 @@
 """Stored poisons: crafted once per (attack, params, version, threat, seed, surrogate), verified on read."""
 
+import json
+
 import numpy as np
 import pytest
 
+import attacks
 from attacks.base import Attack, AttackTarget, PoisonSet
 from benchmark.poison_store import PoisonStore, dataset_sha256, targets_sha256
+from benchmark.run import main
 
 
 class Brewer(Attack):
@@ -89,7 +93,6 @@ def test_a_release_is_keyed_by_every_image_and_label_of_the_set_it_perturbs():
 
 
 def test_witches_brew_stores_its_poisons_and_the_closed_form_attacks_do_not():
-    import attacks
     assert attacks.create_attack("witches_brew").cache_poisons is True
     assert attacks.create_attack("contrastive_poisoning").cache_poisons is True
     assert not attacks.create_attack("poisoned_encoder").cache_poisons and not attacks.create_attack("icp").cache_poisons
@@ -98,9 +101,7 @@ def test_witches_brew_stores_its_poisons_and_the_closed_form_attacks_do_not():
 def test_a_second_defense_of_the_same_seed_reuses_the_brew(tmp_path, smoke_cache):
     """Through the runner: the smoke tier's Witches' Brew brewed for one defense is read back for
     another, and the record says so while keeping the brew's own cost."""
-    import json
 
-    from benchmark.run import main
     common = ["--cache-dir", str(smoke_cache), "--no-progress", "--no-leaderboard", "--attack", "witches_brew",
               "--results-dir", str(tmp_path)]
     assert main(common + ["--defense", "none"]) == 0

@@ -1,17 +1,20 @@
 """Contract tests parametrized over the registries: a new entry is checked without editing this file."""
 
 
+import inspect
+
 import pytest
+import torch
 
 import attacks
 import defenses
 from benchmark.core.errors import BenchmarkError
+from benchmark.core.registry import Registry, init_params
 from benchmark.ssl.encoders import ENCODERS
 
 
 @pytest.mark.parametrize("name", ENCODERS.names())
 def test_encoder_contract(name):
-    import torch
 
     enc = ENCODERS.create(name, width=4, blocks=(1, 1))
     out = enc(torch.rand(2, 3, 32, 32))
@@ -30,7 +33,6 @@ def test_unknown_names_and_parameters_are_user_errors(registry, create):
 @pytest.mark.parametrize("registry,create", [(attacks.ATTACKS, attacks.create_attack),
                                              (defenses.DEFENSES, defenses.create_defense)])
 def test_every_entry_is_named_by_its_registration_and_records_its_init_parameters(registry, create):
-    import inspect
     for name in registry.names():
         entry = create(name)
         assert entry.name == name
@@ -40,7 +42,6 @@ def test_every_entry_is_named_by_its_registration_and_records_its_init_parameter
 
 
 def test_the_decorator_owns_the_name():
-    from benchmark.core.registry import Registry
     reg = Registry("thing")
 
     @reg.register("plain")
@@ -56,7 +57,6 @@ def test_the_decorator_owns_the_name():
 
 
 def test_init_params_reads_init_back_and_fails_loudly_on_an_unkept_parameter():
-    from benchmark.core.registry import init_params
 
     class Kept:
         def __init__(self, size: int = 3, shape=(1, 2), *args, **kwargs):

@@ -8,9 +8,10 @@ import time
 import numpy as np
 import pytest
 
+import attacks
 import defenses
 from benchmark import conformance, plugins
-from benchmark.conformance.context import make_world
+from benchmark.conformance.context import make_world, surrogate_context
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.metrics import detection_rates
 from benchmark.core.settings import PretrainConfig, ProbeConfig
@@ -158,12 +159,10 @@ def test_a_submitted_attack_crafts_in_its_own_process_and_may_ask_for_the_surrog
         "        ids = [i for i, t in enumerate(targets) for _ in range(t.n_poisons)]\n"
         "        return PoisonSet(np.stack(imgs), np.array(ids), {'feature_dim': dim})\n")
     plugins.load_submission(folder)
-    import attacks
     attack = attacks.create_attack("sb_copier", shift=2)
     assert attack.params() == {"shift": 2} and attack.needs_surrogate
     results = {r.name: r for r in conformance.run_checks("sb_copier", kind="attack", smoke=False)}
     assert all(r.status != conformance.FAIL for r in results.values()), results
-    from benchmark.conformance.context import surrogate_context
     w = make_world()
     rng = np.random.default_rng(0)
     poisons = attack.craft(w.targets, rng, surrogate_context(w))

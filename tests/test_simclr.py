@@ -1,8 +1,11 @@
+from dataclasses import replace
+
 import numpy as np
 import torch
 
-from benchmark.ssl.simclr import load_encoder_checkpoint, pretrain
 from benchmark.core.settings import PretrainConfig
+from benchmark.encoder_cache import EncoderCache
+from benchmark.ssl.simclr import load_encoder_checkpoint, pretrain
 
 CFG = PretrainConfig(width=4, blocks=(1, 1), epochs=2, batch_size=32, checkpoint_epochs=(1, 2))
 
@@ -48,9 +51,7 @@ def test_checkpoints_are_saved_and_a_finished_run_is_loaded(tmp_path):
 def test_fine_tuning_starts_from_the_given_encoder(tmp_path):
     """init= continues from another run's weights: with a negligible learning rate the result
     stays at the start point, and the cache key of a fine-tuned encoder depends on its start."""
-    from dataclasses import replace
 
-    from benchmark.encoder_cache import EncoderCache
 
     cache = EncoderCache(tmp_path, progress=False)
     base = cache.get(_images(), CFG, seed=1)
