@@ -18,6 +18,7 @@ from benchmark.core.records import RECORD_SCHEMA, grid_hash
 from benchmark.core.store import atomic_write_bytes
 
 from . import plot
+from .acting import acting_note, heading_line
 from .aggregate import amortisation, compute_hours, summary_table, task_table
 from .clean_copies import copies_note
 from .coverage import coverage, declared_grid, inapplicable, pending_note
@@ -182,11 +183,16 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
         mine = [r for r in records if r["tier"] == tier and r["grid_hash"] == grid]
         out.append(threat_model(mine))
         out.append(_provenance(mine))
+        acting = acting_note(grp)
+        if acting:
+            out.append(acting)
         declared = declared_grid(tier, grid)
         na = inapplicable(mine, stages_from or records)
         cov = {c: v for c, v in coverage(mine, declared.jobs).items() if c not in na} if declared else {}
         for attack in sorted(set(grp.attack) | {a for a, _ in cov}):
-            out += [f"### Attack `{attack}`\n", attack_table(grp[grp.attack == attack], attack, cov, na), ""]
+            rows = grp[grp.attack == attack]
+            said = [heading_line(rows)] if attack != "none" else []
+            out += [f"### Attack `{attack}`\n", *said, attack_table(rows, attack, cov, na), ""]
         if figures and (grp.attack != "none").any():
             out.append(f"![ASR against utility loss, Pareto front](figures/{tier}-{grid}-asr_vs_utility.png)\n")
         if figures and any(r.get("curves") for r in records if r["tier"] == tier and r["grid_hash"] == grid):
