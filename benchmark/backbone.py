@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .cpu_threads import add_threads_flag, apply_threads
 from .data import ImageDataset, load_split
 from .data.sources import stratified_indices
 from .core.errors import BenchmarkError, report
@@ -258,12 +259,11 @@ def main(argv=None) -> int:
     p.add_argument("--output-dir", type=Path, default=BACKBONE_DIR, metavar="DIR",
                    help=f"where NAME.safetensors and NAME.json are written (default: {BACKBONE_DIR})")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    add_threads_flag(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
+        apply_threads(args.threads)
         bb = build(args.name, args.data_root, args.cache_dir or default_cache_dir(), args.output_dir, args.device,
                    not args.no_progress)
     except BenchmarkError as exc:

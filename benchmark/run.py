@@ -21,6 +21,7 @@ import defenses
 from .plugins import failures, load_plugins, require_loaded
 from leaderboard.build import load_records, render_markdown
 from . import executors
+from .cpu_threads import add_threads_flag, apply_threads
 from .core.errors import BenchmarkError, report
 from .grid import format_plan, load_grid, plan
 from .pipeline import load_config, load_data
@@ -69,7 +70,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--hook-seconds", type=float, default=None, metavar="S",
                    help="wall-clock budget of each hook call of a submitted defense, which runs in its own "
                         "process (default: 14400, or CL_POISONBENCH_HOOK_SECONDS); training it asks for is not counted")
-    p.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads (default: torch's)")
+    add_threads_flag(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-leaderboard", action="store_true", help="do not print the leaderboard table at the end")
     return p.parse_args(argv)
@@ -92,6 +93,9 @@ def _run(args: argparse.Namespace) -> int:
         if not (math.isfinite(args.hook_seconds) and args.hook_seconds > 0):
             raise BenchmarkError(f"--hook-seconds must be a positive number, got {args.hook_seconds}")
         set_hook_seconds(args.hook_seconds)
+    if args.ray_cpus is not None and args.ray_cpus < 1:
+        raise BenchmarkError(f"--ray-cpus must be a positive integer, got {args.ray_cpus}")
+    apply_threads(args.threads)
     if args.grid is not None:
         return _run_grid(args)
     if args.dry_run or args.executor != "local":
@@ -106,8 +110,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise BenchmarkError(f"--device {args.device}: no CUDA device available")
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
 
     options = _options(args)
     data = load_data(cfg, options)  # load once, validate before training anything
@@ -140,8 +142,6 @@ def _run_grid(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(format_plan(grid, plan(grid, options)))
         return 0
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     if args.executor == "ray":
         paths = executors.run_ray(grid, options, args.address, args.ray_cpus, not args.no_progress)
     else:

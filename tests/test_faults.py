@@ -20,6 +20,8 @@ from benchmark.data import load_split
 from benchmark.data.image_folder import load_image_folder
 from benchmark.deadline import deadline
 from benchmark.encoder_cache import EncoderCache, write_manifest
+from benchmark.backbone import main as backbone_main
+from benchmark.experiment import main as experiment_main
 from benchmark.run import main as run_main
 from benchmark.runner import Options, run_cell
 from benchmark.core.settings import PretrainConfig
@@ -133,6 +135,18 @@ def test_entry_parameters_are_refused_before_any_work(tmp_path, capsys, bad, mes
                      "--cache-dir", str(tmp_path / "c"), "--no-progress", "--no-leaderboard"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and "\n" not in err and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("main, args", [
+    (run_main, ["--threads", "0"]), (run_main, ["--threads", "-2", "--grid", "smoke"]),
+    (run_main, ["--ray-cpus", "0", "--grid", "smoke", "--executor", "ray"]),
+    (experiment_main, ["table1", "--threads", "0"]), (backbone_main, ["cifar10-sup-w16", "--data-root", "d", "--threads", "0"])])
+def test_a_thread_or_cpu_count_below_one_is_a_one_line_error(tmp_path, capsys, main, args):
+    """``--threads 0`` reached torch.set_num_threads and died in a traceback (``--ray-cpus 0`` in Ray)."""
+    where = [] if main is backbone_main else ["--results-dir", str(tmp_path / "r")]
+    code = main(args + where + ["--cache-dir", str(tmp_path / "c"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "must be a positive integer" in err and "\n" not in err and not (tmp_path / "r").exists()
 
 
 def test_a_hanging_hook_is_stopped_within_its_budget(monkeypatch):
