@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .cpu_threads import add_threads_flag, apply_threads
+from .placement import add_placement_flags, apply_placement
 from .data import ImageDataset, load_split
 from .data.sources import stratified_indices
 from .core.errors import BenchmarkError, report
@@ -258,12 +258,11 @@ def main(argv=None) -> int:
                    help=f"where training checkpoints go, for resume (default: {default_cache_dir()})")
     p.add_argument("--output-dir", type=Path, default=BACKBONE_DIR, metavar="DIR",
                    help=f"where NAME.safetensors and NAME.json are written (default: {BACKBONE_DIR})")
-    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    add_threads_flag(p)
+    add_placement_flags(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     try:
-        apply_threads(args.threads)
+        apply_placement(args)
         bb = build(args.name, args.data_root, args.cache_dir or default_cache_dir(), args.output_dir, args.device,
                    not args.no_progress)
     except BenchmarkError as exc:

@@ -21,7 +21,7 @@ import numpy as np
 
 from leaderboard.aggregate import outcome_of, paired_by_target, pooled_targets, target_shifts
 from .backbone import same_recipe
-from .cpu_threads import add_threads_flag, apply_threads
+from .placement import add_placement_flags, apply_placement
 from .encoder_cache import EncoderCache
 from .core.errors import BenchmarkError, report
 from .core.metrics import detection_rates, format_ci
@@ -273,12 +273,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a tier value for every cell (repeatable; needs --tag)")
     p.add_argument("--tag", default=None, help="suffix of the output file, e.g. 38k → <tier>-<name>-38k.md")
-    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda[:N]")
-    add_threads_flag(p)
+    add_placement_flags(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     args = p.parse_args(argv)
     try:
-        apply_threads(args.threads)
+        apply_placement(args)
         if args.set and not args.tag:
             raise BenchmarkError("--set changes the tier: give --tag so the table does not overwrite the tier's own")
         cfg = load_config(args.tier, args.set)

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import torch
 from tqdm.auto import tqdm
 
 import attacks
@@ -21,7 +20,7 @@ import defenses
 from .plugins import failures, load_plugins, require_loaded
 from leaderboard.build import load_records, render_markdown
 from . import executors
-from .cpu_threads import add_threads_flag, apply_threads
+from .placement import add_placement_flags, apply_placement
 from .core.errors import BenchmarkError, report
 from .grid import format_plan, load_grid, plan
 from .pipeline import load_config, load_data
@@ -52,7 +51,6 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                    help="where result records go (default: ./results)")
     p.add_argument("--cache-dir", default=None, type=Path, metavar="DIR",
                    help=f"encoder checkpoint cache (default: {default_cache_dir()})")
-    p.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda[:N]")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a tier value, e.g. --set pretrain.epochs=40 or --set defense.bagging.alpha=0.01 (an entry's __init__ parameter); repeatable; JSON values")
     p.add_argument("--grid", default=None, metavar="NAME",
@@ -70,7 +68,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--hook-seconds", type=float, default=None, metavar="S",
                    help="wall-clock budget of each hook call of a submitted defense, which runs in its own "
                         "process (default: 14400, or CL_POISONBENCH_HOOK_SECONDS); training it asks for is not counted")
-    add_threads_flag(p)
+    add_placement_flags(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--no-leaderboard", action="store_true", help="do not print the leaderboard table at the end")
     return p.parse_args(argv)
@@ -95,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         set_hook_seconds(args.hook_seconds)
     if args.ray_cpus is not None and args.ray_cpus < 1:
         raise BenchmarkError(f"--ray-cpus must be a positive integer, got {args.ray_cpus}")
-    apply_threads(args.threads)
+    apply_placement(args)
     if args.grid is not None:
         return _run_grid(args)
     if args.dry_run or args.executor != "local":
@@ -107,9 +105,6 @@ def _run(args: argparse.Namespace) -> int:
     seeds = args.seeds if args.seeds is not None else list(cfg.seeds)
     if any(s < 0 for s in seeds):
         raise BenchmarkError("seeds must be non-negative integers")
-    if args.device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise BenchmarkError(f"--device {args.device}: no CUDA device available")
 
     options = _options(args)
     data = load_data(cfg, options)  # load once, validate before training anything

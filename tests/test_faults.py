@@ -137,16 +137,22 @@ def test_entry_parameters_are_refused_before_any_work(tmp_path, capsys, bad, mes
     assert code == 2 and message in err and "\n" not in err and not (tmp_path / "r").exists()
 
 
-@pytest.mark.parametrize("main, args", [
-    (run_main, ["--threads", "0"]), (run_main, ["--threads", "-2", "--grid", "smoke"]),
-    (run_main, ["--ray-cpus", "0", "--grid", "smoke", "--executor", "ray"]),
-    (experiment_main, ["table1", "--threads", "0"]), (backbone_main, ["cifar10-sup-w16", "--data-root", "d", "--threads", "0"])])
-def test_a_thread_or_cpu_count_below_one_is_a_one_line_error(tmp_path, capsys, main, args):
-    """``--threads 0`` reached torch.set_num_threads and died in a traceback (``--ray-cpus 0`` in Ray)."""
+@pytest.mark.parametrize("main, args, message", [
+    (run_main, ["--threads", "0"], "--threads must be a positive integer"),
+    (run_main, ["--threads", "-2", "--grid", "smoke"], "--threads must be a positive integer"),
+    (run_main, ["--ray-cpus", "0", "--grid", "smoke", "--executor", "ray"], "--ray-cpus must be a positive integer"),
+    (run_main, ["--device", "bogus"], "--device must be cpu or cuda[:N]"),
+    (run_main, ["--device", "cuda:99", "--grid", "smoke"], "no such CUDA device"),
+    (experiment_main, ["table1", "--threads", "0"], "--threads must be a positive integer"),
+    (experiment_main, ["table1", "--device", "mps"], "--device must be cpu or cuda[:N]"),
+    (backbone_main, ["cifar10-sup-w16", "--data-root", "d", "--threads", "0"], "--threads must be a positive integer")])
+def test_a_bad_device_or_count_is_a_one_line_error_before_any_work(tmp_path, capsys, main, args, message):
+    """``--threads 0`` reached torch.set_num_threads and ``--device bogus`` torch.device, each a traceback
+    (the latter after locking a record's path); ``--ray-cpus 0`` reached Ray."""
     where = [] if main is backbone_main else ["--results-dir", str(tmp_path / "r")]
     code = main(args + where + ["--cache-dir", str(tmp_path / "c"), "--no-progress"])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "must be a positive integer" in err and "\n" not in err and not (tmp_path / "r").exists()
+    assert code == 2 and message in err and "\n" not in err and not (tmp_path / "r").exists()
 
 
 def test_a_hanging_hook_is_stopped_within_its_budget(monkeypatch):
