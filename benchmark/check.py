@@ -17,7 +17,7 @@ from typing import List, Optional
 import attacks
 import defenses
 from .conformance import FAIL, run_checks
-from .core.errors import BenchmarkError, report
+from .core.errors import BenchmarkError, report, require_positive
 from .plugins import load_plugins, load_submission, require_loaded
 
 
@@ -49,6 +49,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--fast", action="store_true", help="skip the smoke-tier check (seconds instead of a minute)")
     args = p.parse_args(argv)
     try:
+        require_positive("--budget-seconds", args.budget_seconds)
+        require_positive("--check-seconds", args.check_seconds)
         load_plugins()
         name = load_submission(Path(args.target)) if Path(args.target).is_dir() else args.target
         results = [(kind, r) for kind in kinds_of(name, args.kind)

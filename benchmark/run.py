@@ -8,7 +8,6 @@ every cell that trains on the same data with the same config.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -21,7 +20,7 @@ from .plugins import failures, load_plugins, require_loaded
 from leaderboard.build import load_records, render_markdown
 from . import executors
 from .placement import add_placement_flags, apply_placement
-from .core.errors import BenchmarkError, report
+from .core.errors import BenchmarkError, report, require_positive
 from .grid import format_plan, load_grid, plan
 from .pipeline import load_config, load_data
 from .sandbox.remote import set_hook_seconds
@@ -88,9 +87,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.hook_seconds is not None:
-        if not (math.isfinite(args.hook_seconds) and args.hook_seconds > 0):
-            raise BenchmarkError(f"--hook-seconds must be a positive number, got {args.hook_seconds}")
-        set_hook_seconds(args.hook_seconds)
+        set_hook_seconds(require_positive("--hook-seconds", args.hook_seconds))
     if args.ray_cpus is not None and args.ray_cpus < 1:
         raise BenchmarkError(f"--ray-cpus must be a positive integer, got {args.ray_cpus}")
     apply_placement(args)

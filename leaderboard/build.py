@@ -223,6 +223,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="build the board of this grid when the results hold several (they are refused otherwise)")
     args = p.parse_args(argv)
     try:
+        if args.output.is_dir():
+            raise BenchmarkError(f"--output {args.output} is a directory; give the markdown file to write")
         loaded = load_records(args.results_dir)
         records = select_grid(loaded, args.grid)
         text = render_markdown(records, stages_from=loaded)

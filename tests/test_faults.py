@@ -21,8 +21,10 @@ from benchmark.data.image_folder import load_image_folder
 from benchmark.deadline import deadline
 from benchmark.encoder_cache import EncoderCache, write_manifest
 from benchmark.backbone import main as backbone_main
+from benchmark.check import main as check_main
 from benchmark.experiment import main as experiment_main
 from benchmark.run import main as run_main
+from leaderboard.build import main as build_main
 from benchmark.runner import Options, run_cell
 from benchmark.core.settings import PretrainConfig
 
@@ -145,12 +147,18 @@ def test_entry_parameters_are_refused_before_any_work(tmp_path, capsys, bad, mes
     (run_main, ["--device", "cuda:99", "--grid", "smoke"], "no such CUDA device"),
     (experiment_main, ["table1", "--threads", "0"], "--threads must be a positive integer"),
     (experiment_main, ["table1", "--device", "mps"], "--device must be cpu or cuda[:N]"),
-    (backbone_main, ["cifar10-sup-w16", "--data-root", "d", "--threads", "0"], "--threads must be a positive integer")])
+    (backbone_main, ["cifar10-sup-w16", "--data-root", "d", "--threads", "0"], "--threads must be a positive integer"),
+    (run_main, ["--hook-seconds", "0"], "--hook-seconds must be a positive number"),
+    (check_main, ["none", "--budget-seconds", "-1"], "--budget-seconds must be a positive number"),
+    (check_main, ["none", "--check-seconds", "nan"], "--check-seconds must be a positive number"),
+    (build_main, ["--output", "."], "is a directory")])
 def test_a_bad_device_or_count_is_a_one_line_error_before_any_work(tmp_path, capsys, main, args, message):
     """``--threads 0`` reached torch.set_num_threads and ``--device bogus`` torch.device, each a traceback
-    (the latter after locking a record's path); ``--ray-cpus 0`` reached Ray."""
-    where = [] if main is backbone_main else ["--results-dir", str(tmp_path / "r")]
-    code = main(args + where + ["--cache-dir", str(tmp_path / "c"), "--no-progress"])
+    (the latter after locking a record's path); ``--ray-cpus 0`` reached Ray; a NaN or negative check
+    budget failed a check instead of the command line; an --output directory failed at the rename."""
+    results, cache = ["--results-dir", str(tmp_path / "r")], ["--cache-dir", str(tmp_path / "c"), "--no-progress"]
+    where = {backbone_main: cache, check_main: [], build_main: results}.get(main, results + cache)
+    code = main(args + where)
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and "\n" not in err and not (tmp_path / "r").exists()
 
