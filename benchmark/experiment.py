@@ -26,7 +26,7 @@ from .encoder_cache import EncoderCache
 from .core.errors import BenchmarkError, report
 from .core.metrics import detection_rates, format_ci
 from .core.records import drop_over_seeds
-from .core.settings import TierConfig
+from .core.settings import TierConfig, check_seeds
 from .named_experiments import EXPERIMENTS, PAIRED_NOTE, SHIFT_NOTE, Cell, Experiment
 from .pipeline import PlannedPoisons, changed_config, create_entries, load_config, load_data, run_pipeline
 from .runner import Options, run_cell
@@ -282,8 +282,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise BenchmarkError("--set changes the tier: give --tag so the table does not overwrite the tier's own")
         cfg = load_config(args.tier, args.set)
         seeds = args.seeds if args.seeds is not None else list(cfg.seeds)
-        if any(s < 0 for s in seeds):
-            raise BenchmarkError("seeds must be non-negative integers")
+        check_seeds(seeds, "--seeds")
         opts = Options(args.data_root, None, args.cache_dir or default_cache_dir(), args.results_dir / args.name,
                        args.device, not args.no_progress)
         text = render(args.name, cfg.name, measure(args.name, cfg, opts, seeds))

@@ -27,6 +27,7 @@ from .sandbox.remote import set_hook_seconds
 from .runner import Options, run_cell
 from .core.store import default_cache_dir
 from .core.config import list_tiers
+from .core.settings import check_seeds
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -100,8 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         attacks.ATTACKS.get(name)  # unknown names fail before any work
     defenses.DEFENSES.get(args.defense)
     seeds = args.seeds if args.seeds is not None else list(cfg.seeds)
-    if any(s < 0 for s in seeds):
-        raise BenchmarkError("seeds must be non-negative integers")
+    check_seeds(seeds, "--seeds")
 
     options = _options(args)
     data = load_data(cfg, options)  # load once, validate before training anything

@@ -151,7 +151,11 @@ def test_entry_parameters_are_refused_before_any_work(tmp_path, capsys, bad, mes
     (run_main, ["--hook-seconds", "0"], "--hook-seconds must be a positive number"),
     (check_main, ["none", "--budget-seconds", "-1"], "--budget-seconds must be a positive number"),
     (check_main, ["none", "--check-seconds", "nan"], "--check-seconds must be a positive number"),
-    (build_main, ["--output", "."], "is a directory")])
+    (build_main, ["--output", "."], "is a directory"),
+    (run_main, ["--seeds", str(2**70)], "--seeds must be integers from 0 to 2147483647"),
+    (run_main, ["--set", "run.seeds=3"], "[run] seeds must be a list of integers"),
+    (run_main, ["--set", "run.seeds=[]"], "at least one seed"),
+    (experiment_main, ["table1", "--seeds", "2147483648"], "--seeds must be integers from 0 to")])
 def test_a_bad_device_or_count_is_a_one_line_error_before_any_work(tmp_path, capsys, main, args, message):
     """``--threads 0`` reached torch.set_num_threads and ``--device bogus`` torch.device, each a traceback
     (the latter after locking a record's path); ``--ray-cpus 0`` reached Ray; a NaN or negative check

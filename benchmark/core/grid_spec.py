@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 
 from .errors import BenchmarkError
 from .config import load_tier, read_named_toml
-from .settings import TierConfig
+from .settings import TierConfig, check_seeds
 
 GRID_DIR = Path(__file__).parents[1] / "grids"
 
@@ -56,8 +56,7 @@ def read_grid(name_or_path: str, overrides=()) -> Grid:
                     float(res.get("cpus_per_job", 2)), float(res.get("gpus_per_job", 0)))
     except (KeyError, TypeError, ValueError) as exc:
         raise BenchmarkError(f"grid file {path} is malformed: {type(exc).__name__}: {exc}") from exc
-    if any(s < 0 for s in grid.seeds):
-        raise BenchmarkError(f"grid {grid.name}: seeds must be non-negative")
+    check_seeds(grid.seeds, f"grid {grid.name}: seeds")
     grid.jobs = job_order(grid, g.get("order", list(ORDER)), path)
     return grid
 

@@ -146,6 +146,24 @@ def _typed(cls, table: Mapping[str, Any], where: str):
         raise BenchmarkError(f"{where}: {exc}") from exc
 
 
+# A seed is also folded into derived seeds (e.g. seed × 1,000,003 + epoch) that torch's and numpy's
+# generators must accept: 31 bits leave that arithmetic far inside 64.
+MAX_SEED = 2**31 - 1
+
+
+def check_seeds(seeds: Sequence[int], where: str = "seeds") -> Tuple[int, ...]:
+    """``seeds`` as a tuple, or the one-line refusal: each must be an integer from 0 to :data:`MAX_SEED`
+    (a 70-bit seed reached torch.manual_seed and died in a traceback after the record path was locked)."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence):
+        raise BenchmarkError(f"{where} must be a list of integers, got {seeds!r}")
+    if not seeds:
+        raise BenchmarkError(f"{where}: at least one seed is needed")
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED]
+    if bad:
+        raise BenchmarkError(f"{where} must be integers from 0 to {MAX_SEED}, got {bad[0]!r}")
+    return tuple(seeds)
+
+
 @dataclass(frozen=True)
 class TierConfig:
     """A loaded tier: what every command, the cell pipeline and the planners run on."""
@@ -167,7 +185,7 @@ class TierConfig:
                    pretrain=_typed(PretrainConfig, cfg["pretrain"], "[pretrain]"),
                    threat=_typed(ThreatConfig, cfg["threat"], "[threat]"),
                    probe=_typed(ProbeConfig, cfg["probe"], "[probe]"),
-                   seeds=tuple(int(s) for s in cfg.get("run", {}).get("seeds", [0])),
+                   seeds=check_seeds(cfg.get("run", {}).get("seeds", [0]), "[run] seeds"),
                    source=json.dumps(cfg, sort_keys=True))
 
     def as_dict(self) -> Dict[str, Any]:
