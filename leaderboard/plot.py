@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .acting import undefended, verdict  # noqa: E402
 from .aggregate import early_stopping_table, pareto_front  # noqa: E402
 
 _PNG_META = {"Software": None}
@@ -29,6 +30,18 @@ def label_offsets(xs: List[float], ys: List[float], near_x: float = 0.2, near_y:
         k = sum(abs(xs[j] - x) / xspan < near_x and abs(ys[j] - y) < near_y for j in range(i))
         out.append((4, 4 + 10 * k))
     return out
+
+
+def _baseline(ax, rows_of_attack) -> str:
+    """Shade the clean encoder's ASR interval on the undefended row's inputs — the level a defense's ASR
+    is read against — and return the title's verdict (:mod:`leaderboard.acting`); empty without that row."""
+    row = undefended(rows_of_attack)
+    if row is None:
+        return ""
+    ax.axhspan(row.clean_asr_ci[0], row.clean_asr_ci[1], color="0.85", zorder=0,
+               label="clean encoder, same inputs (95% CI)")
+    ax.axhline(row.clean_asr, color="0.5", ls="--", lw=1, zorder=0)
+    return f" — {verdict(row)[0]}"
 
 
 def asr_vs_utility(summary: pd.DataFrame, path: Path) -> None:
@@ -53,11 +66,12 @@ def asr_vs_utility(summary: pd.DataFrame, path: Path) -> None:
         order = sorted(zip(fx, fy))
         ax.plot([x for x, _ in order], [y for _, y in order], "o-", color="tab:red", mfc="none", ms=12,
                 alpha=0.7, label="Pareto front")
-        ax.set_title(attack)
+        ax.set_title(f"{attack}{_baseline(ax, sub)}")
         ax.set_xlabel("utility loss CA − PA (mean over tasks)")
         ax.set_ylabel("ASR")
         ax.set_ylim(-0.02, 1.02)
-        ax.legend(loc="upper right", fontsize=8)
+        ax.margins(x=0.15)  # a point at the edge of the span stays inside the frame, clear of the legend
+        ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, metadata=_PNG_META)

@@ -1,9 +1,13 @@
 """The board says, per attack, whether its undefended row lies clear of the clean encoder's (leaderboard.acting)."""
 
+import matplotlib.pyplot as plt
+import pytest
+
 from board_records import attack_row, backdoor_record, record
 from leaderboard.acting import ACTS, DOES_NOT_ACT, NO_INTERVAL, acting_note, heading_line, verdict
 from leaderboard.aggregate import summary_table
 from leaderboard.build import render_markdown
+from leaderboard.plot import _baseline
 
 
 def _undefended(records):
@@ -56,3 +60,14 @@ def test_each_attack_heading_says_whether_its_rows_can_show_protection():
     assert icp.lstrip().startswith("Undefended row not run yet")
     summary = summary_table(recs)
     assert heading_line(summary[summary.attack == "icp"]) == icp.lstrip().split("\n")[0] + "\n"
+
+
+def test_the_figure_shades_the_clean_interval_and_titles_the_verdict():
+    fig, ax = plt.subplots()
+    summary = summary_table([attack_row("poisoned_encoder", 10), attack_row("poisoned_encoder", 10, defense="kmeans")])
+    assert _baseline(ax, summary) == " — acts"
+    band = ax.patches[0]  # the shaded span: its vertical extent is the clean encoder's interval
+    row = _undefended([attack_row("poisoned_encoder", 10)])
+    assert (band.get_y(), band.get_y() + band.get_height()) == pytest.approx(row.clean_asr_ci)
+    assert _baseline(ax, summary[summary.defense == "kmeans"]) == ""
+    plt.close(fig)
