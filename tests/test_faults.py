@@ -120,7 +120,7 @@ def test_a_results_directory_that_is_a_file_is_a_one_line_error(tmp_path, capsys
 
 def test_tier_numbers_are_refused_before_any_work():
     for bad in ["pretrain.lr=Infinity", "pretrain.lr=NaN", "pretrain.epochs=true", "pretrain.weight_decay=-1",
-                "probe.lr=NaN", "threat.targets_per_task=100000000", "pretrain.width=100000"]:
+                "probe.lr=NaN", "threat.targets_per_task=100000000", "pretrain.width=100000", "pretrain.batch_size=1"]:
         with pytest.raises(BenchmarkError):
             load_tier("smoke", [bad])
     assert np.isfinite(load_tier("smoke").pretrain.lr)

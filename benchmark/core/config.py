@@ -76,7 +76,8 @@ def validate(cfg: Dict[str, Any]) -> Dict[str, Any]:
 def check_pretrain(p: Dict[str, Any]) -> None:
     """The ``[pretrain]`` ranges — of a tier, and of every config a submitted defense asks to train with."""
     _int(p.get("epochs"), "pretrain.epochs", hi=100_000)
-    _int(p.get("batch_size"), "pretrain.batch_size", hi=65_536)
+    # A contrastive batch of one image has no negative (NT-Xent's loss is 0, nothing is learnt).
+    _int(p.get("batch_size"), "pretrain.batch_size", lo=2, hi=65_536)
     _int(p.get("width"), "pretrain.width", hi=1024)
     _real(p.get("lr"), "pretrain.lr", 0, 100)
     _real(p.get("temperature"), "pretrain.temperature", 0, 100)
