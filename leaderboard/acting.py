@@ -42,7 +42,7 @@ def undefended(rows_of_attack) -> Optional[object]:
     return next(rows.itertuples()) if len(rows) else None
 
 
-def heading_line(rows_of_attack) -> Optional[str]:
+def heading_line(rows_of_attack) -> str:
     """One line under an attack's heading: whether its rows can show protection or only cost."""
     row = undefended(rows_of_attack)
     if row is None:
