@@ -97,6 +97,16 @@ def _ssl_name(records: List[Dict[str, Any]], tier: str, grid: str) -> str:
     return SSL_NAMES.get(name, name)
 
 
+def _with_method(desc: Optional[str], method: Optional[str]) -> Optional[str]:
+    """The tier's description with the SSL method it names replaced by the grid's own: a grid that sets
+    ``pretrain.method`` keeps its tier's description, which names the tier's default method."""
+    if desc and method:
+        for other in SSL_NAMES.values():
+            if other != method and other in desc:
+                desc = desc.replace(other, method)
+    return desc
+
+
 def threat_model(records: List[Dict[str, Any]]) -> str:
     """The grid's data-poisoning threat model in one line, read from its records (the board never reads
     a tier file): from-scratch pre-training, or continued pre-training of a named public backbone."""
@@ -104,7 +114,7 @@ def threat_model(records: List[Dict[str, Any]]) -> str:
     init = tier.get("pretrain", {}).get("init")
     how = (f"the victim continues pre-training from the public clean backbone `{init}` (the attacker knows it) "
            if init else "the victim pre-trains from random weights ")
-    desc = tier.get("tier", {}).get("description")
+    desc = _with_method(tier.get("tier", {}).get("description"), SSL_NAMES.get(records[0].get("ssl", "simclr")))
     model = sorted({r["attack"] for r in records if r.get("attack_threat") == "model"})
     return (f"Threat model: {how}on a set holding the attacker's poisons" + (f" — {desc}" if desc else "")
             + (f"; model poisoning ({', '.join(model)}): the attacker delivers a backdoored copy of the clean "

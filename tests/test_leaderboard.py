@@ -169,3 +169,7 @@ def test_the_threat_model_line_follows_the_records():
     line = threat_model([rec("bb"), rec("bb", "model", "bad_encoder")])
     assert "continues pre-training from the public clean backbone `bb`" in line and " — d;" in line
     assert "model poisoning (bad_encoder)" in line and "model poisoning" not in threat_model([rec("bb")])
+    # A grid that sets another method keeps its tier's description: the line names the grid's method.
+    moco = dict(rec("bb"), ssl="moco_v2")
+    moco["config"]["tier"]["tier"]["description"] = "continued SimCLR pre-training"
+    assert " — continued MoCo v2 pre-training." in threat_model([moco])
