@@ -4,9 +4,10 @@ The encoder cache names an encoder by its content key (config, training images, 
 training is bit-reproducible only for one torch build, CPU kind and intra-op thread count: trained
 again with another ``--threads`` (measured: 1 and 2 threads give different weights after one epoch;
 the same count reproduced a copy on another machine of the same kind) or on another kind of CPU, the
-"same" clean encoder is another copy, whose clean accuracy differs by up to about a point. Every record pairs its PA with the copy it measured CA on, so a row's utility
-loss stays right; absolute CA across rows of one seed is comparable only within a copy. The board
-says how many copies a seed's rows were measured against, so no reader takes the spread for an effect.
+"same" clean encoder is another copy, whose clean accuracy differs by up to about a point. Every
+record pairs its PA with the copy it measured CA on, so a row's utility loss stays right; absolute
+CA across rows of one seed is comparable only within a copy. The board says how many copies a seed's
+rows were measured against, so no reader takes the spread for an effect.
 
 Copies are told apart by the clean encoder's weight digest where records carry it
 (``cost.encoders[role=clean].weights_sha256``), else by its fingerprint: the per-task clean
