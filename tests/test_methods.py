@@ -149,10 +149,10 @@ def test_a_timm_encoder_pretrains_and_keeps_resolution_at_32_pixels(arch):
 
 
 def test_grid_files_name_the_method_and_encoder_axes_through_their_set_list():
-    moco, vgg, base = load_grid("cpu_continued_moco"), load_grid("cpu_vgg11"), load_grid("cpu_continued")
+    moco, vgg, base = load_grid("cpu_continued_moco"), load_grid("cpu_continued_vgg11"), load_grid("cpu_continued")
     assert moco.tier.pretrain.method == "moco_v2" and moco.tier.pretrain.temperature == 0.2
-    assert vgg.tier.pretrain.arch == "vgg11" and vgg.tier.name == "cpu"
-    assert moco.tier.grid_hash() != base.tier.grid_hash()
+    assert vgg.tier.pretrain.arch == "vgg11" and vgg.tier.pretrain.init == "cifar10-sup-vgg11-w16"
+    assert len({moco.tier.grid_hash(), base.tier.grid_hash(), vgg.tier.grid_hash()}) == 3
     assert {j.defense for j in moco.jobs} >= {"none", "bagging", "kmeans", "finetune"}
 
 
