@@ -13,8 +13,12 @@ import torch.nn.functional as F
 import benchmark.ssl.simclr as S
 from benchmark.core.errors import BenchmarkError
 from benchmark.core.settings import PretrainConfig
-from benchmark.grid import load_grid
-from benchmark.pipeline import check_backbone_shape, load_config
+from benchmark.core.config import load_tier
+from benchmark.core.grid_spec import Job
+from benchmark.experiment import tier_changes
+from benchmark.grid import list_grids, load_grid
+from benchmark.named_experiments import EXPERIMENTS
+from benchmark.pipeline import changed_config, check_backbone_shape, load_config
 from benchmark.ssl.checkpoint import save_checkpoint
 from benchmark.ssl.encoders import ENCODERS
 from benchmark.ssl.losses import byol_loss, cosine_momentum, ema_update, enqueue, moco_infonce
@@ -154,6 +158,24 @@ def test_grid_files_name_the_method_and_encoder_axes_through_their_set_list():
     assert vgg.tier.pretrain.arch == "vgg11" and vgg.tier.pretrain.init == "cifar10-sup-vgg11-w16"
     assert len({moco.tier.grid_hash(), base.tier.grid_hash(), vgg.tier.grid_hash()}) == 3
     assert {j.defense for j in moco.jobs} >= {"none", "bagging", "kmeans", "finetune"}
+
+
+@pytest.mark.parametrize("name", list_grids())
+def test_every_grid_file_loads_and_declares_jobs(name):
+    grid = load_grid(name)
+    assert grid.name == name and grid.jobs
+
+
+@pytest.mark.parametrize("table", ["table5", "table6"])
+def test_the_paper_tier_grids_hold_each_cell_of_the_papers_tables_5_and_6(table):
+    """A GPU user running the paper grids gets the paper's own Table 5/6 cells (those with a paper
+    number), each with the same configuration — so the same cache — as the named experiment's."""
+    paper, grids = load_tier("paper"), [load_grid(n) for n in list_grids()]
+    cells = [c for c in EXPERIMENTS[table].cells if c.paper]
+    assert len(cells) >= 2
+    for cell in cells:
+        want = changed_config(paper, tier_changes(cell, paper))
+        assert any(g.tier == want and Job(cell.attack, "none", 0) in g.jobs for g in grids), cell.label
 
 
 def test_continuing_a_backbone_of_another_shape_is_a_one_line_error():
