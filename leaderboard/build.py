@@ -180,7 +180,9 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
                "encoder. cos(t, refs): mean cosine between a target's features and its references' (the "
                "attack's outer objective, Table 2), clean encoder → defended pipeline. FPR / FNR: detection rates of a "
                "pre-processing defense (poison = positive). Certified: share of targets whose correct "
-               "bagging vote is certified against the run's number of poisons. Cost: pre-training "
+               "bagging vote is certified against the run's number of poisons. Bagging's PA is its members' "
+               "majority vote, an ensemble, which can beat CA (one clean encoder): a negative CA − PA there is "
+               "the vote's gain, not a repaired encoder. Cost: pre-training "
                "image-passes as a multiple of undefended pre-training, plus the clean images a post-processing defense "
                "was given (capped at the tier's `threat.max_clean_fraction` of the clean set). " + (BACKDOOR_LEGEND if any(
                    r.get("attack_kind") == "backdoor" for r in records) else "") + (INDISCRIMINATE_LEGEND if any(
