@@ -43,7 +43,8 @@ def test_committed_leaderboard_is_rebuilt_byte_for_byte_from_committed_records()
     root = ROOT / "leaderboard"
     loaded = load_records(root / "records")
     for board, grid in (("README.md", "cpu/5794453d7890"), ("cpu_continued.md", "cpu_continued/20985da90501"),
-                        ("cpu_continued_moco.md", "cpu_continued/70f29710febf")):
+                        ("cpu_continued_moco.md", "cpu_continued/70f29710febf"),
+                        ("cpu_continued_vgg11.md", "cpu_continued/3b913da9fea2")):
         assert (root / board).read_text() == render_markdown(select_grid(loaded, grid), stages_from=loaded)
 
 
