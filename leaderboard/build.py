@@ -161,6 +161,60 @@ def grid_cost_line(records: List[Dict[str, Any]]) -> str:
             "once (jobs sometimes shared the cores, so wall time overstates an idle machine's).\n")
 
 
+TARGETED_LEGEND = (
+    "ASR: fraction of target inputs classified as their target class, pooled over seeds and targets, with a "
+    "95% Wilson interval. Clean ASR: the same targets on the clean encoder. Flips: targets the clean pipeline "
+    "got right that the poisoned one sends to the target class. CA/PA: mean over downstream tasks, mean ± sd "
+    "over seeds (CA: clean encoder, no defense; PA: the defended pipeline on the poisoned set). Dropped: "
+    "(CA − PA) / CA per seed, averaged — the paper's \"dropped ratio\" (Tables 9–10), taken against the clean "
+    "encoder. cos(t, refs): mean cosine between a target's features and its references' (the attack's outer "
+    "objective, Table 2), clean encoder → defended pipeline. FPR / FNR: detection rates of a pre-processing "
+    "defense (poison = positive). Certified: share of targets whose correct bagging vote is certified against "
+    "the run's number of poisons. Bagging's PA is its members' majority vote, an ensemble, which can beat CA "
+    "(one clean encoder): a negative CA − PA there is the vote's gain, not a repaired encoder. Cost: "
+    "pre-training image-passes as a multiple of undefended pre-training, plus the clean images a "
+    "post-processing defense was given (capped at the tier's `threat.max_clean_fraction` of the clean set). ")
+
+
+def legend(records: List[Dict[str, Any]]) -> str:
+    """The board's legend: the targeted columns, then a paragraph per other attack kind present."""
+    kinds = {r.get("attack_kind") for r in records}
+    return (TARGETED_LEGEND + (BACKDOOR_LEGEND if "backdoor" in kinds else "")
+            + (INDISCRIMINATE_LEGEND if "indiscriminate" in kinds else "")
+            + "– : not applicable. Pending (·): a cell of the grid file with no record yet. " + RANK_RULE + "\n")
+
+
+def grid_section(records: List[Dict[str, Any]], grp, tasks, figures: bool,
+                 stages_from: List[Dict[str, Any]]) -> List[str]:
+    """One grid's part of the board: heading, threat model, a table per attack, notes, per-task table.
+    ``grp`` is the grid's rows of the summary table, ``tasks`` the whole per-task table."""
+    first = grp.iloc[0]
+    tier, grid = first["tier"], first["grid_hash"]
+    out = [f"## Tier `{tier}` — grid `{grid}` ({first['pretrain_set']} pre-training, "
+           f"{first['encoder']}, {_ssl_name(records, tier, grid)})\n"]
+    mine = [r for r in records if r["tier"] == tier and r["grid_hash"] == grid]
+    out += [threat_model(mine), _provenance(mine)]
+    out += [n for n in [acting_note(grp)] if n]
+    declared = declared_grid(tier, grid)
+    na = inapplicable(mine, stages_from)
+    cov = {c: v for c, v in coverage(mine, declared.jobs).items() if c not in na} if declared else {}
+    for attack in sorted(set(grp.attack) | {a for a, _ in cov}):
+        rows = grp[grp.attack == attack]
+        said = [heading_line(rows)] if attack != "none" else []
+        out += [f"### Attack `{attack}`\n", *said, attack_table(rows, attack, cov, na), ""]
+    if figures and (grp.attack != "none").any():
+        out.append(f"![ASR against utility loss, Pareto front](figures/{tier}-{grid}-asr_vs_utility.png)\n")
+    if figures and any(r.get("curves") for r in mine):
+        out.append(f"![Early stopping curves](figures/{tier}-{grid}-early_stopping.png)\n")
+    out += [n for n in [pending_note(declared.name, cov) if declared else None, copies_note(mine)] if n]
+    out.append(grid_cost_line(mine))
+    sub = tasks[(tasks.tier == tier) & (tasks.grid_hash == grid)]
+    out += ["Per downstream task:\n", task_breakdown(sub), ""]
+    if (grp.attack != "none").any():
+        out.append(paper_comparison(grp, mine))
+    return out
+
+
 def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-PoisonBench leaderboard",
                     figures: bool = True, stages_from: Optional[List[Dict[str, Any]]] = None) -> str:
     """The board as markdown; ``figures=False`` leaves out the image links (a terminal print, where
@@ -171,57 +225,9 @@ def render_markdown(records: List[Dict[str, Any]], title: Optional[str] = "CL-Po
     if not records:
         return "\n".join(out + ["No result records found.\n"])
     summary, tasks = summary_table(records), task_table(records)
-    out.append("ASR: fraction of target inputs classified as their target class, pooled over seeds "
-               "and targets, with a 95% Wilson interval. Clean ASR: the same targets on the clean "
-               "encoder. Flips: targets the clean pipeline got right that the poisoned one sends to the "
-               "target class. CA/PA: mean over downstream tasks, mean ± sd over seeds (CA: clean encoder, "
-               "no defense; PA: the defended pipeline on the poisoned set). Dropped: (CA − PA) / CA per "
-               "seed, averaged — the paper's \"dropped ratio\" (Tables 9–10), taken against the clean "
-               "encoder. cos(t, refs): mean cosine between a target's features and its references' (the "
-               "attack's outer objective, Table 2), clean encoder → defended pipeline. FPR / FNR: detection rates of a "
-               "pre-processing defense (poison = positive). Certified: share of targets whose correct "
-               "bagging vote is certified against the run's number of poisons. Bagging's PA is its members' "
-               "majority vote, an ensemble, which can beat CA (one clean encoder): a negative CA − PA there is "
-               "the vote's gain, not a repaired encoder. Cost: pre-training "
-               "image-passes as a multiple of undefended pre-training, plus the clean images a post-processing defense "
-               "was given (capped at the tier's `threat.max_clean_fraction` of the clean set). " + (BACKDOOR_LEGEND if any(
-                   r.get("attack_kind") == "backdoor" for r in records) else "") + (INDISCRIMINATE_LEGEND if any(
-                   r.get("attack_kind") == "indiscriminate" for r in records) else "") + "– : not applicable. Pending (·): a cell of "
-               "the grid file with no record yet. " + RANK_RULE + "\n")
-    for (tier, grid), grp in summary.groupby(["tier", "grid_hash"], sort=True):
-        first = grp.iloc[0]
-        out.append(f"## Tier `{tier}` — grid `{grid}` ({first['pretrain_set']} pre-training, "
-                   f"{first['encoder']}, {_ssl_name(records, tier, grid)})\n")
-        mine = [r for r in records if r["tier"] == tier and r["grid_hash"] == grid]
-        out.append(threat_model(mine))
-        out.append(_provenance(mine))
-        acting = acting_note(grp)
-        if acting:
-            out.append(acting)
-        declared = declared_grid(tier, grid)
-        na = inapplicable(mine, stages_from or records)
-        cov = {c: v for c, v in coverage(mine, declared.jobs).items() if c not in na} if declared else {}
-        for attack in sorted(set(grp.attack) | {a for a, _ in cov}):
-            rows = grp[grp.attack == attack]
-            said = [heading_line(rows)] if attack != "none" else []
-            out += [f"### Attack `{attack}`\n", *said, attack_table(rows, attack, cov, na), ""]
-        if figures and (grp.attack != "none").any():
-            out.append(f"![ASR against utility loss, Pareto front](figures/{tier}-{grid}-asr_vs_utility.png)\n")
-        if figures and any(r.get("curves") for r in records if r["tier"] == tier and r["grid_hash"] == grid):
-            out.append(f"![Early stopping curves](figures/{tier}-{grid}-early_stopping.png)\n")
-        note = pending_note(declared.name, cov) if declared else None
-        if note:
-            out.append(note)
-        copies = copies_note(mine)
-        if copies:
-            out.append(copies)
-        out.append(grid_cost_line(mine))
-        sub = tasks[(tasks.tier == tier) & (tasks.grid_hash == grid)]
-        out.append("Per downstream task:\n")
-        out.append(task_breakdown(sub))
-        out.append("")
-        if (grp.attack != "none").any():
-            out.append(paper_comparison(grp, mine))
+    out.append(legend(records))
+    for _, grp in summary.groupby(["tier", "grid_hash"], sort=True):
+        out += grid_section(records, grp, tasks, figures, stages_from or records)
     return "\n".join(out) + "\n"
 
 
