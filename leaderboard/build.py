@@ -196,7 +196,9 @@ def grid_section(records: List[Dict[str, Any]], grp, tasks, figures: bool,
     out += [threat_model(mine), _provenance(mine)]
     out += [n for n in [acting_note(grp)] if n]
     declared = declared_grid(tier, grid)
-    na = inapplicable(mine, stages_from)
+    # A defense this grid neither declares nor measured is no cell of it, applicable or not.
+    own = {r["defense"] for r in mine} | ({j.defense for j in declared.jobs} if declared else set())
+    na = {(a, d) for a, d in inapplicable(mine, stages_from) if d in own}
     cov = {c: v for c, v in coverage(mine, declared.jobs).items() if c not in na} if declared else {}
     for attack in sorted(set(grp.attack) | {a for a, _ in cov}):
         rows = grp[grp.attack == attack]

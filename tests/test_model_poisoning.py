@@ -114,3 +114,19 @@ def test_the_board_marks_pre_stage_defenses_not_applicable_to_model_rows(model_s
     md = render_markdown(recs + [kmeans], figures=False)
     section = md.split("### Attack `bad_encoder`")[1].split("###")[0]
     assert "| kmeans" in section and "not applicable" in section
+
+
+def test_the_board_marks_only_the_grids_own_defenses_not_applicable(model_smoke):
+    """A defense whose stage is learnt from another grid's records is no cell of a grid that
+    neither declares nor measured it: no 'not applicable' row for it there."""
+    root, _ = model_smoke
+    recs = [json.loads(p.read_text()) for p in root.rglob("seed0.json")]
+
+    def elsewhere(name, stage):  # a record of another grid, only to teach the board the stage
+        return dict(recs[0], attack="poisoned_encoder", defense=name, grid_hash="0" * 12,
+                    config=dict(recs[0]["config"], defense={"name": name, "stage": stage, "params": {}}))
+    others = [elsewhere("no_crop", "in"), elsewhere("localized_cropping", "in")]
+    md = render_markdown(recs, figures=False, stages_from=recs + others)
+    section = md.split("### Attack `bad_encoder`")[1].split("###")[0]
+    assert "| no_crop" in section and "not applicable" in section      # the smoke grid declares no_crop
+    assert "localized_cropping" not in section                          # ... but not localized cropping
